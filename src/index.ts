@@ -1,0 +1,3 @@
+export * from './common/errors.js';
+export * from './common/point.js';
+export * from './common/series-key.js';

@@ -1,0 +1,29 @@
+/**
+ * The key-value store under the materializer. Keys and values are bytes; keys sort bytewise (memcmp order).
+ * Every backend passes test/contracts/store.contract.ts.
+ */
+
+export type BatchOp = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
+
+export interface RangeOptions {
+  gte?: Buffer;
+  gt?: Buffer;
+  lt?: Buffer;
+  lte?: Buffer;
+  reverse?: boolean;
+  limit?: number;
+}
+
+export interface KvStore {
+  readonly kind: string;
+  readonly location: string;
+  open(): Promise<void>;
+  close(): Promise<void>;
+  get(key: Buffer): Promise<Buffer | undefined>;
+  /** Applies every op or none (atomic, durable when `sync` is set). */
+  batch(ops: BatchOp[], opts?: { sync?: boolean }): Promise<void>;
+  /** Entries in key order (or reverse) within the range. */
+  iterate(range: RangeOptions): AsyncIterable<[Buffer, Buffer]>;
+  /** Deletes every key in the range. */
+  clearRange(range: RangeOptions): Promise<void>;
+}
