@@ -1,0 +1,147 @@
+import type { ErrorDetail } from '../common/errors.js';
+import { TsdbError } from '../common/errors.js';
+import type { Point } from '../common/point.js';
+
+/**
+ * The one validation module: every entry point (HTTP JSON, HTTP Avro, records read from the log) runs its points
+ * through validatePoints. A request with any bad point is rejected whole, listing every bad point.
+ */
+
+export interface ValidationLimits {
+  maxPointsPerRequest: number;
+  maxTagsPerPoint: number;
+  maxNameLength: number;
+  maxTagValueLength: number;
+  /** Points older than now - maxPast are rejected; 0 = only the epoch bound applies. */
+  maxPast: number;
+  /** Points newer than now + maxFuture are rejected. */
+  maxFuture: number;
+}
+
+export const DEFAULT_LIMITS: ValidationLimits = {
+  maxPointsPerRequest: 100_000,
+  maxTagsPerPoint: 32,
+  maxNameLength: 256,
+  maxTagValueLength: 1024,
+  maxPast: 0,
+  maxFuture: 3_600_000,
+};
+
+/** More details than this are summarised in one last entry, so a huge bad batch cannot produce a huge answer. */
+export const MAX_DETAILS = 1000;
+
+const METRIC_RE = /^[a-zA-Z_:][a-zA-Z0-9_:.]*$/;
+const TAG_KEY_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** RFC 3339 with a mandatory offset; fractional seconds allowed but must be whole milliseconds. */
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,3})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses a time given as integer milliseconds or an RFC 3339 string; undefined if it is neither. */
+export function parseTime(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : undefined;
+  if (typeof v === 'string') {
+    if (/^-?\d+$/.test(v)) {
+      const n = Number(v);
+      return Number.isSafeInteger(n) ? n : undefined;
+    }
+    if (!RFC3339_RE.test(v)) return undefined;
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+export interface ValidationResult {
+  points: Point[];
+  errors: ErrorDetail[];
+  /** Bad points in total (errors may be capped at MAX_DETAILS). */
+  badPoints: number;
+  /** Reject counts by reason code, for the rejects metric. */
+  reasons: Map<string, number>;
+}
+
+/** Validates raw points (from JSON or decoded Avro). Points are normalised (timestamps as integer ms). */
+export function validatePoints(raw: unknown[], limits: ValidationLimits, now: number): ValidationResult {
+  const errors: ErrorDetail[] = [];
+  const reasons = new Map<string, number>();
+  const points: Point[] = new Array(raw.length);
+  let badPoints = 0;
+  let extra = 0;
+  const minT = limits.maxPast > 0 ? now - limits.maxPast : 0;
+  const maxT = now + limits.maxFuture;
+
+  for (let i = 0; i < raw.length; i++) {
+    let bad = false;
+    const fail = (field: string, reasonCode: string, reason: string): void => {
+      bad = true;
+      reasons.set(reasonCode, (reasons.get(reasonCode) ?? 0) + 1);
+      if (errors.length < MAX_DETAILS) errors.push({ index: i, field, reason });
+      else extra++;
+    };
+    const p = raw[i];
+    if (p === null || typeof p !== 'object' || Array.isArray(p)) {
+      fail('point', 'not_object', 'must be an object with metric, tags, timestamp and value');
+      badPoints++;
+      continue;
+    }
+    const o = p as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (k !== 'metric' && k !== 'tags' && k !== 'timestamp' && k !== 'value') fail(k, 'unknown_field', `unknown field "${k}"`);
+    }
+    const metric = o.metric;
+    if (metric === undefined) fail('metric', 'missing_field', 'is required');
+    else if (typeof metric !== 'string') fail('metric', 'bad_type', 'must be a string');
+    else if (metric.length === 0) fail('metric', 'invalid_name', 'must not be empty');
+    else if (metric.length > limits.maxNameLength) fail('metric', 'too_long', `is ${metric.length} characters, over the limit of ${limits.maxNameLength}`);
+    else if (!METRIC_RE.test(metric)) fail('metric', 'invalid_name', `"${metric}" does not match [a-zA-Z_:][a-zA-Z0-9_:.]*`);
+
+    let tags = o.tags;
+    if (tags === undefined) tags = {};
+    if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) {
+      fail('tags', 'bad_type', 'must be an object of string values');
+    } else {
+      const t = tags as Record<string, unknown>;
+      const keys = Object.keys(t);
+      if (keys.length > limits.maxTagsPerPoint) fail('tags', 'too_many_tags', `has ${keys.length} tags, over the limit of ${limits.maxTagsPerPoint}`);
+      for (const k of keys) {
+        const v = t[k];
+        if (k.length > limits.maxNameLength) fail(`tags.${k.slice(0, 64)}`, 'too_long', `tag key is ${k.length} characters, over the limit of ${limits.maxNameLength}`);
+        else if (k === '__name__') fail(`tags.${k}`, 'invalid_name', '"__name__" is reserved for the metric name');
+        else if (!TAG_KEY_RE.test(k)) fail(`tags.${k}`, 'invalid_name', `tag key "${k}" does not match [a-zA-Z_][a-zA-Z0-9_]*`);
+        if (typeof v !== 'string') fail(`tags.${k}`, 'bad_type', 'tag value must be a string');
+        else if (v.length === 0) fail(`tags.${k}`, 'empty_value', 'tag value must not be empty');
+        else if (v.length > limits.maxTagValueLength) fail(`tags.${k}`, 'too_long', `tag value is ${v.length} characters, over the limit of ${limits.maxTagValueLength}`);
+      }
+    }
+
+    const ts = o.timestamp === undefined ? undefined : parseTime(o.timestamp);
+    if (o.timestamp === undefined) fail('timestamp', 'missing_field', 'is required');
+    else if (ts === undefined) fail('timestamp', 'bad_timestamp', 'must be integer milliseconds since the epoch or an RFC 3339 string');
+    else if (ts < minT) fail('timestamp', 'out_of_window', `${ts} is before the accepted window (earliest ${minT})`);
+    else if (ts > maxT) fail('timestamp', 'out_of_window', `${ts} is after the accepted window (latest ${maxT}, now + ${limits.maxFuture} ms)`);
+
+    const value = o.value;
+    if (value === undefined) fail('value', 'missing_field', 'is required');
+    else if (typeof value !== 'number') fail('value', 'bad_type', 'must be a number');
+    else if (!Number.isFinite(value)) fail('value', 'non_finite', 'must be finite (NaN and ±Infinity are rejected)');
+
+    if (bad) {
+      badPoints++;
+      continue;
+    }
+    points[i] = { metric: metric as string, tags: tags as Record<string, string>, timestamp: ts!, value: value as number };
+  }
+
+  if (raw.length > limits.maxPointsPerRequest) {
+    reasons.set('too_many_points', 1);
+    errors.unshift({ field: 'points', reason: `has ${raw.length} points, over the limit of ${limits.maxPointsPerRequest}` });
+  }
+  if (extra > 0) errors.push({ field: 'points', reason: `and ${extra} more problems not listed` });
+  return { points, errors, badPoints, reasons };
+}
+
+/** Throws the one 400 every entry point answers with when validation failed. */
+export function assertValid(r: ValidationResult, total: number): void {
+  if (r.errors.length === 0) return;
+  const what = r.badPoints > 0 ? `${r.badPoints} of ${total} points are invalid` : 'the batch is over a limit';
+  throw new TsdbError('TSDB_ERR_WRITE_INVALID', `cannot write points (${total} points): ${what}; nothing was written`, { details: r.errors });
+}

@@ -1,0 +1,34 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric V3 exports, created once per process (one registry, so several nodes can live in one test process
+ * without clashing). Names follow Prometheus conventions: tsdb_<area>_<what>_<unit>.
+ */
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tsdb_process_' });
+  const r = [registry];
+  return {
+    registry,
+    writeRequests: new Counter({ name: 'tsdb_write_requests_total', help: 'write requests by outcome', labelNames: ['format', 'outcome'] as const, registers: r }),
+    writePoints: new Counter({ name: 'tsdb_write_points_total', help: 'points accepted into the log', registers: r }),
+    writeRejects: new Counter({ name: 'tsdb_write_rejects_total', help: 'rejected points or requests by reason', labelNames: ['reason'] as const, registers: r }),
+    writeLatency: new Histogram({ name: 'tsdb_write_duration_seconds', help: 'write request latency until durable in the log', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: r }),
+    logAppendLatency: new Histogram({ name: 'tsdb_log_append_duration_seconds', help: 'log append latency (durable)', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: r }),
+    appliedRecords: new Counter({ name: 'tsdb_materializer_records_applied_total', help: 'log records applied', labelNames: ['partition'] as const, registers: r }),
+    appliedPoints: new Counter({ name: 'tsdb_materializer_points_applied_total', help: 'points applied to heads', registers: r }),
+    undecodable: new Counter({ name: 'tsdb_materializer_records_rejected_total', help: 'log records set aside because they do not decode or validate', labelNames: ['reason'] as const, registers: r }),
+    appliedOffset: new Gauge({ name: 'tsdb_materializer_applied_offset', help: 'next log offset each partition will apply', labelNames: ['partition'] as const, registers: r }),
+    consumerLag: new Gauge({ name: 'tsdb_materializer_lag_records', help: 'log records not yet applied, per partition', labelNames: ['partition'] as const, registers: r }),
+    flushes: new Counter({ name: 'tsdb_materializer_flushes_total', help: 'head flushes by reason', labelNames: ['reason'] as const, registers: r }),
+    flushLatency: new Histogram({ name: 'tsdb_materializer_flush_duration_seconds', help: 'head flush latency', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10], registers: r }),
+    flushedBytes: new Counter({ name: 'tsdb_materializer_flushed_bytes_total', help: 'block bytes written by flushes', registers: r }),
+    headSeries: new Gauge({ name: 'tsdb_head_series', help: 'series known per partition', labelNames: ['partition'] as const, registers: r }),
+    headPoints: new Gauge({ name: 'tsdb_head_points', help: 'points in memory not yet flushed, per partition', labelNames: ['partition'] as const, registers: r }),
+    queries: new Counter({ name: 'tsdb_query_requests_total', help: 'query requests by endpoint and outcome', labelNames: ['endpoint', 'outcome'] as const, registers: r }),
+    queryLatency: new Histogram({ name: 'tsdb_query_duration_seconds', help: 'query latency', labelNames: ['endpoint'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: r }),
+    queryPoints: new Counter({ name: 'tsdb_query_points_returned_total', help: 'points returned by queries', registers: r }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

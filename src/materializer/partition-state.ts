@@ -1,0 +1,237 @@
+import { decodeLogRecord } from '../codec/avro-record.js';
+import { decodeBlock, encodeBlock } from '../codec/block.js';
+import { decodeGorilla } from '../codec/gorilla.js';
+import { isTsdbError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { Metrics } from '../common/metrics.js';
+import { canonicalSeriesKey, parseSeriesKey } from '../common/series-key.js';
+import type { LogRecord } from '../log/types.js';
+import type { PointColumns } from '../store/read-model.js';
+import { blockKey, blockRange, decodeState, encodeState, seriesIdOf, seriesKey, seriesRange, stateKey } from '../store/row-keys.js';
+import { SeriesIndex } from '../store/series-index.js';
+import type { BatchOp, KvStore } from '../store/types.js';
+import { Head } from './head.js';
+import { mergeLogOrdered } from './merge-points.js';
+
+export interface PartitionStateOptions {
+  partition: number;
+  store: KvStore;
+  logger: Logger;
+  metrics: Metrics;
+  blockWindowMs: number;
+}
+
+/**
+ * The materialized state of one partition: series index, head, and the offset it reached. The store always holds
+ * a consistent (blocks, series, offset) triple because a flush writes all three in one atomic batch; after a crash
+ * the head is rebuilt by replaying the log from the stored offset, so every record is applied exactly once.
+ */
+export class PartitionState {
+  readonly partition: number;
+  readonly index: SeriesIndex;
+  private readonly store: KvStore;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly window: number;
+  private readonly label: { partition: string };
+
+  /** Next offset to apply. */
+  nextOffset = 0;
+  /** Next offset that is durable in the store (what a restart resumes from). */
+  durableOffset = 0;
+  private flushSeq = 0;
+  private persistedSeries = 0;
+  private active = new Head();
+  private frozen: Head | null = null;
+  private flushing: Promise<void> | null = null;
+  private waiters: Array<{ offset: number; resolve: () => void }> = [];
+
+  constructor(opts: PartitionStateOptions) {
+    this.partition = opts.partition;
+    this.store = opts.store;
+    this.log = opts.logger.child({ partition: opts.partition });
+    this.metrics = opts.metrics;
+    this.window = opts.blockWindowMs;
+    this.index = new SeriesIndex(opts.partition);
+    this.label = { partition: String(opts.partition) };
+  }
+
+  /** Loads the durable state: offset, flush sequence and every series. */
+  async load(): Promise<void> {
+    const raw = await this.store.get(stateKey(this.partition));
+    if (raw) {
+      const s = decodeState(raw);
+      this.nextOffset = this.durableOffset = s.nextOffset;
+      this.flushSeq = s.flushSeq;
+      for await (const [k, v] of this.store.iterate(seriesRange(this.partition))) {
+        const id = seriesIdOf(k);
+        if (id >= s.nextSeriesId) break; // never happens with atomic flushes; guards against a foreign writer
+        const key = v.toString('utf8');
+        const { metric, tags } = parseSeriesKey(key);
+        this.index.add(id, key, metric, tags);
+      }
+      if (this.index.size !== s.nextSeriesId) {
+        throw new Error(`cannot load partition ${this.partition}: state says ${s.nextSeriesId} series, store holds ${this.index.size}`);
+      }
+    }
+    this.persistedSeries = this.index.size;
+    this.metrics.appliedOffset.set(this.label, this.nextOffset);
+    this.metrics.headSeries.set(this.label, this.index.size);
+  }
+
+  get headPoints(): number {
+    return this.active.points + (this.frozen?.points ?? 0);
+  }
+
+  /** Applies records in offset order. Records that do not decode are counted, logged and skipped. */
+  apply(records: LogRecord[]): void {
+    let points = 0;
+    for (const rec of records) {
+      if (rec.offset !== this.nextOffset) {
+        throw new Error(`cannot apply record (partition ${this.partition}, offset ${rec.offset}): expected offset ${this.nextOffset}`);
+      }
+      try {
+        const batch = decodeLogRecord(rec.value);
+        for (const p of batch) {
+          const key = canonicalSeriesKey(p.metric, p.tags);
+          let id = this.index.idOf(key);
+          if (id === undefined) id = this.index.add(this.index.size, key, p.metric, p.tags).id;
+          this.active.append(id, p.timestamp, p.value);
+        }
+        points += batch.length;
+      } catch (e) {
+        const reason = isTsdbError(e) ? e.code : 'TSDB_ERR_INTERNAL';
+        this.metrics.undecodable.inc({ reason });
+        this.log.warn({ offset: rec.offset, bytes: rec.value.length, err: (e as Error).message }, 'record set aside: it does not decode');
+      }
+      this.nextOffset = rec.offset + 1;
+    }
+    this.metrics.appliedRecords.inc(this.label, records.length);
+    this.metrics.appliedPoints.inc(points);
+    this.metrics.appliedOffset.set(this.label, this.nextOffset);
+    this.metrics.headPoints.set(this.label, this.headPoints);
+    this.metrics.headSeries.set(this.label, this.index.size);
+    this.wake();
+  }
+
+  /** Writes the head as blocks plus the new series and the offset, in one atomic, synced batch. */
+  flush(reason: string): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.active.points === 0 && this.nextOffset === this.durableOffset) return Promise.resolve();
+    this.flushing = this.doFlush(reason).finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async doFlush(reason: string): Promise<void> {
+    const started = performance.now();
+    const head = (this.frozen = this.active);
+    this.active = new Head();
+    const nextOffset = this.nextOffset;
+    const seriesCount = this.index.size;
+    const seq = this.flushSeq;
+    const ops: BatchOp[] = [];
+    let bytes = 0;
+    for (const [id, enc] of head.series) {
+      const { ts, vs } = decodeGorilla(enc.view(), enc.count);
+      for (const [window, cols] of this.splitByWindow(ts, vs)) {
+        const value = encodeBlock(cols.ts, cols.vs);
+        bytes += value.length;
+        ops.push({ type: 'put', key: blockKey(this.partition, id, window, seq), value });
+      }
+    }
+    for (let id = this.persistedSeries; id < seriesCount; id++) {
+      ops.push({ type: 'put', key: seriesKey(this.partition, id), value: Buffer.from(this.index.get(id)!.key, 'utf8') });
+    }
+    ops.push({ type: 'put', key: stateKey(this.partition), value: encodeState({ nextOffset, flushSeq: seq + 1, nextSeriesId: seriesCount }) });
+    try {
+      await this.store.batch(ops, { sync: true });
+    } catch (e) {
+      // Put the frozen points back in front of whatever arrived since, so nothing is lost and order is kept.
+      this.active = mergeHeads(head, this.active);
+      this.frozen = null;
+      throw e;
+    }
+    this.flushSeq = seq + 1;
+    this.persistedSeries = seriesCount;
+    this.durableOffset = nextOffset;
+    this.frozen = null;
+    this.metrics.flushes.inc({ reason });
+    this.metrics.flushLatency.observe((performance.now() - started) / 1000);
+    this.metrics.flushedBytes.inc(bytes);
+    this.metrics.headPoints.set(this.label, this.headPoints);
+    this.log.debug({ reason, points: head.points, series: head.series.size, bytes, nextOffset }, 'flushed head');
+  }
+
+  private splitByWindow(ts: number[], vs: number[]): Map<number, PointColumns> {
+    const w = this.window;
+    const first = Math.floor(ts[0]! / w) * w;
+    let single = true;
+    for (let i = 1; i < ts.length; i++) {
+      if (ts[i]! < first || ts[i]! >= first + w) {
+        single = false;
+        break;
+      }
+    }
+    if (single) return new Map([[first, { ts, vs }]]);
+    const out = new Map<number, PointColumns>();
+    for (let i = 0; i < ts.length; i++) {
+      const win = Math.floor(ts[i]! / w) * w;
+      let cols = out.get(win);
+      if (!cols) out.set(win, (cols = { ts: [], vs: [] }));
+      cols.ts.push(ts[i]!);
+      cols.vs.push(vs[i]!);
+    }
+    return out;
+  }
+
+  /** Points of one series in [start, end), ascending, last write wins. */
+  async read(seriesId: number, start: number, end: number): Promise<PointColumns> {
+    if (end <= start) return { ts: [], vs: [] };
+    // Heads are read and the store iterator opened in the same tick, so a flush cannot commit in between:
+    // a point is either in a captured head, in the iterator's snapshot, or (harmlessly) both.
+    const frozen = this.frozen?.read(seriesId);
+    const active = this.active.read(seriesId);
+    const w = this.window;
+    const range = blockRange(this.partition, seriesId, Math.floor(start / w) * w, Math.floor((end - 1) / w) * w + w);
+    const iter = this.store.iterate(range)[Symbol.asyncIterator]();
+    let next = iter.next();
+    const runs: PointColumns[] = [];
+    for (;;) {
+      const r = await next;
+      if (r.done) break;
+      const block = decodeBlock(r.value[1]);
+      runs.push({ ts: block.ts, vs: block.vs });
+      next = iter.next();
+    }
+    if (frozen) runs.push(frozen);
+    runs.push(active);
+    return mergeLogOrdered(runs, start, end);
+  }
+
+  /** Resolves once nextOffset > offset. */
+  waitFor(offset: number): Promise<void> {
+    if (this.nextOffset > offset) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ offset, resolve }));
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) (this.nextOffset > w.offset ? w.resolve() : still.push(w));
+    this.waiters = still;
+  }
+}
+
+/** A head holding `older`'s points followed by `newer`'s, per series, preserving log order. */
+function mergeHeads(older: Head, newer: Head): Head {
+  const out = new Head();
+  for (const h of [older, newer]) {
+    for (const [id, enc] of h.series) {
+      const { ts, vs } = decodeGorilla(enc.view(), enc.count);
+      for (let i = 0; i < ts.length; i++) out.append(id, ts[i]!, vs[i]!);
+    }
+  }
+  return out;
+}

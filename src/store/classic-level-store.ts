@@ -1,0 +1,83 @@
+import { ClassicLevel } from 'classic-level';
+import { TsdbError, asTsdbError } from '../common/errors.js';
+import type { BatchOp, KvStore, RangeOptions } from './types.js';
+
+export interface ClassicLevelStoreOptions {
+  location: string;
+  /** LevelDB block cache in bytes. */
+  cacheSize?: number;
+  writeBufferSize?: number;
+}
+
+/** LevelDB (classic-level) backend: the default store. */
+export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore {
+  const db = new ClassicLevel<Buffer, Buffer>(opts.location, {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    cacheSize: opts.cacheSize ?? 64 * 1024 * 1024,
+    writeBufferSize: opts.writeBufferSize ?? 16 * 1024 * 1024,
+    compression: true,
+  });
+  let open = false;
+
+  const ensureOpen = (what: string): void => {
+    if (!open) throw new TsdbError('TSDB_ERR_STORE_CLOSED', `cannot ${what} (${opts.location}): store is not open`);
+  };
+
+  return {
+    kind: 'classic-level',
+    location: opts.location,
+    async open() {
+      try {
+        await db.open({ createIfMissing: true });
+        open = true;
+      } catch (e) {
+        throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot open store (${opts.location})`);
+      }
+    },
+    async close() {
+      if (!open) return;
+      open = false;
+      await db.close();
+    },
+    async get(key) {
+      ensureOpen('get key');
+      try {
+        const v = await db.get(key);
+        return v ?? undefined;
+      } catch (e) {
+        throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot get key (${key.length} bytes)`);
+      }
+    },
+    async batch(ops: BatchOp[], bopts) {
+      ensureOpen('write batch');
+      if (ops.length === 0) return;
+      try {
+        await db.batch(ops, { sync: bopts?.sync ?? false });
+      } catch (e) {
+        throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot write batch (${ops.length} ops)`);
+      }
+    },
+    async *iterate(range: RangeOptions) {
+      ensureOpen('iterate range');
+      const it = db.iterator({ ...range, limit: range.limit ?? -1 });
+      try {
+        for (;;) {
+          const entries = await it.nextv(256);
+          if (entries.length === 0) break;
+          for (const e of entries) yield e as [Buffer, Buffer];
+        }
+      } finally {
+        await it.close();
+      }
+    },
+    async clearRange(range: RangeOptions) {
+      ensureOpen('clear range');
+      try {
+        await db.clear({ ...range, limit: range.limit ?? -1 });
+      } catch (e) {
+        throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot clear range`);
+      }
+    },
+  };
+}

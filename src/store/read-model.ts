@@ -1,0 +1,46 @@
+/**
+ * What the query role reads: the materialized state of the partitions a node serves. The materializer implements
+ * it; the query role depends only on this interface (roles never import each other).
+ */
+
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+
+export interface Matcher {
+  /** Tag key, or `__name__` for the metric name. */
+  name: string;
+  op: MatchOp;
+  value: string;
+  /** Compiled, fully anchored regex for =~ and !~. */
+  re?: RegExp;
+}
+
+export interface SeriesInfo {
+  partition: number;
+  id: number;
+  metric: string;
+  tags: Record<string, string>;
+  key: string;
+}
+
+export interface PointColumns {
+  ts: number[];
+  vs: number[];
+}
+
+export interface PartitionReader {
+  /** Partitions this node serves. */
+  partitions(): number[];
+  /** True once the partition has replayed the log up to the end it saw when it started. */
+  isReady(partition: number): boolean;
+  /** Next log offset the partition will apply (= applied offset + 1). */
+  nextOffset(partition: number): number;
+  /** Series of the partition matching every matcher. */
+  selectSeries(partition: number, matchers: Matcher[]): SeriesInfo[];
+  /** Tag keys (without `__name__`) and values of one partition's series. */
+  tagKeys(partition: number): string[];
+  tagValues(partition: number, key: string): string[];
+  /** Points of one series with start <= t < end, ascending by time, one per timestamp (the last written). */
+  readSeries(partition: number, seriesId: number, start: number, end: number): Promise<PointColumns>;
+  /** Resolves when every partition in `offsets` has applied at least that offset; rejects after timeoutMs. */
+  waitForOffsets(offsets: Record<number, number>, timeoutMs: number): Promise<void>;
+}
