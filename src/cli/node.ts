@@ -90,6 +90,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
     return { status: 'ready' };
   });
   app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
+    await materializer.refreshMetrics();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 

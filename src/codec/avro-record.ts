@@ -22,10 +22,7 @@ export type { Type as AvroType } from 'avsc';
 
 /** A body that does not decode, with the offset (from the record start) where it stopped making sense. */
 class BodyError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
+  constructor(message: string, readonly offset: number) {
     super(message);
   }
 }
@@ -67,10 +64,7 @@ class Cursor {
   items = 0;
   depth = 0;
 
-  constructor(
-    readonly buf: Buffer,
-    public pos: number,
-  ) {}
+  constructor(readonly buf: Buffer, public pos: number) {}
 
   fail(reason: string, at: number = this.pos): never {
     throw new BodyError(reason, at);
@@ -80,7 +74,13 @@ class Cursor {
   long(): number {
     const buf = this.buf;
     const start = this.pos;
-    let pos = start, lo = 0, hi = 0, b = 0;
+    let b = buf[start] ?? 0x80;
+    if (b < 0x80) {
+      // One byte: counts, lengths and small values, by far the most common case.
+      this.pos = start + 1;
+      return (b >>> 1) ^ -(b & 1);
+    }
+    let pos = start, lo = 0, hi = 0;
     // Bits 0–27 in integer arithmetic, the rest as a float multiple of 2^28.
     for (let shift = 0; ; shift += 7) {
       if (pos >= buf.length) this.fail('truncated varint', start);
@@ -113,6 +113,14 @@ class Cursor {
     const start = this.pos;
     this.pos += len;
     return len <= MAX_INTERNED ? interned(this.buf, start, this.pos) : this.buf.toString('utf8', start, this.pos);
+  }
+
+  /** A long that must lie in [min, limit), e.g. an enum or union index. */
+  index(limit: number, what: string, min = 0): number {
+    const at = this.pos;
+    const i = this.long();
+    if (i < min || i >= limit) this.fail(`${what} ${i} outside [${min}, ${limit})`, at);
+    return i;
   }
 
   skip(n: number): void {
@@ -197,76 +205,30 @@ interface TypeShape {
 
 type Scan = (c: Cursor) => void;
 
-function minBytes(type: Type, open: Set<Type> = new Set()): number {
-  const t = type as unknown as TypeShape;
-  switch (t.typeName) {
-    case 'null':
-      return 0;
-    case 'float':
-      return 4;
-    case 'double':
-      return 8;
-    case 'fixed':
-      return t.size ?? 0;
-    case 'record':
-    case 'error': {
-      if (open.has(type)) return 0;
-      open.add(type);
-      const sum = (t.fields ?? []).reduce((acc, f) => acc + minBytes(f.type, open), 0);
-      open.delete(type);
-      return sum;
-    }
-    default:
-      return t.typeName.startsWith('logical:') && t.underlyingType ? minBytes(t.underlyingType, open) : 1;
-  }
-}
-
 /** A validating skipper for a writer schema: walks the body as avsc would, checking every length and count. */
 function compileScan(type: Type, memo: Map<Type, Scan>): Scan {
   const done = memo.get(type);
   if (done) return done;
   const t = type as unknown as TypeShape;
   switch (t.typeName) {
-    case 'null':
-      return () => {};
-    case 'boolean':
-      return (c) => c.skip(1);
-    case 'int':
-      return (c) => {
-        const at = c.pos;
-        const v = c.long();
-        if (v !== (v | 0)) c.fail(`int ${v} outside 32 bits`, at);
-      };
-    case 'long':
-      return (c) => void c.long();
-    case 'float':
-      return (c) => c.skip(4);
-    case 'double':
-      return (c) => c.skip(8);
+    case 'null': return () => {};
+    case 'boolean': return (c) => c.skip(1);
+    case 'int': return (c) => void c.index(2 ** 31, 'int', -(2 ** 31));
+    case 'long': return (c) => void c.long();
+    case 'float': return (c) => c.skip(4);
+    case 'double': return (c) => c.skip(8);
     case 'string':
-    case 'bytes':
-      return (c) => c.skip(c.length());
-    case 'fixed': {
-      const size = t.size ?? 0;
-      return (c) => c.skip(size);
-    }
-    case 'enum': {
-      const n = t.symbols?.length ?? 0;
-      return (c) => {
-        const at = c.pos;
-        const i = c.long();
-        if (i < 0 || i >= n) c.fail(`enum index ${i} outside [0, ${n})`, at);
-      };
-    }
+    case 'bytes': return (c) => c.skip(c.length());
+    case 'fixed': return (c) => c.skip(t.size ?? 0);
+    case 'enum': return (c) => void c.index(t.symbols?.length ?? 0, 'enum index');
     case 'array':
     case 'map': {
       const isMap = t.typeName === 'map';
       const inner = (isMap ? t.valuesType : t.itemsType)!;
-      const min = minBytes(inner) + (isMap ? 1 : 0);
       let item: Scan | undefined;
       return (c) => {
         item ??= compileScan(inner, memo);
-        for (let n = c.blockCount(min); n !== 0; n = c.blockCount(min)) {
+        for (let n = c.blockCount(1); n !== 0; n = c.blockCount(1)) {
           for (; n > 0; n--) {
             if (isMap) c.skip(c.length());
             item(c);
@@ -277,13 +239,7 @@ function compileScan(type: Type, memo: Map<Type, Scan>): Scan {
     case 'union:unwrapped':
     case 'union:wrapped': {
       const branches = (t.types ?? []).map((b) => compileScan(b, memo));
-      return (c) => {
-        const at = c.pos;
-        const i = c.long();
-        const branch = branches[i];
-        if (!branch) c.fail(`union branch ${i} outside [0, ${branches.length})`, at);
-        branch(c);
-      };
+      return (c) => branches[c.index(branches.length, 'union branch')]!(c);
     }
     case 'record':
     case 'error': {
@@ -345,8 +301,6 @@ export const POINT_BATCH_FINGERPRINT = crc64AvroLE(POINT_BATCH_CANONICAL_FORM).t
 
 /** `C3 01` + 8-byte fingerprint. */
 export const HEADER_BYTES = 10;
-const MAGIC_0 = 0xc3;
-const MAGIC_1 = 0x01;
 
 export type RecordKind = 'batch' | 'point';
 
@@ -426,47 +380,27 @@ function resolvedEntry(fingerprint: string, name: string, canonicalForm: string,
     } catch (e) {
       throw new BodyError(`does not resolve to ${reader.name ?? ''}: ${(e as Error).message}`, pos);
     }
-    const recs = kind === 'batch' ? (value as { points: RawPoint[] }).points : [value as RawPoint];
+    const recs = kind === 'batch' ? (value as { points: Point[] }).points : [value as Point];
     return recs.map(plainPoint);
   };
   return { fingerprint, name, kind, canonicalForm, type, decode };
 }
 
-interface RawPoint {
-  metric: string;
-  tags: Record<string, string>;
-  timestamp: number;
-  value: number;
-}
-
-function plainPoint(r: RawPoint): Point {
+/** avsc's records are class instances with methods; callers get plain objects, as from the fast path. */
+function plainPoint(r: Point): Point {
   return { metric: r.metric, tags: { ...r.tags }, timestamp: r.timestamp, value: r.value };
 }
 
 /** Every registered writer schema, current ones first. */
 export function writerSchemas(): WriterSchema[] {
-  return [...registry.values()].map(({ fingerprint, name, kind, canonicalForm, type }) => ({
-    fingerprint,
-    name,
-    kind,
-    canonicalForm,
-    type,
-  }));
+  return [...registry.values()];
 }
 
 registerWriterSchema(POINT_BATCH_SCHEMA);
 registerWriterSchema(POINT_SCHEMA);
 
-function header(fingerprint: string): Buffer {
-  const h = Buffer.alloc(HEADER_BYTES);
-  h[0] = MAGIC_0;
-  h[1] = MAGIC_1;
-  h.write(fingerprint, 2, 'hex');
-  return h;
-}
-
-const BATCH_HEADER = header(POINT_BATCH_FINGERPRINT);
-const POINT_HEADER = header(POINT_FINGERPRINT);
+const BATCH_HEADER = Buffer.from(`c301${POINT_BATCH_FINGERPRINT}`, 'hex');
+const POINT_HEADER = Buffer.from(`c301${POINT_FINGERPRINT}`, 'hex');
 
 /** Scratch encode buffer; kept across calls up to this size, so a rare huge batch does not pin memory. */
 const MAX_KEPT_SCRATCH = 4 * 1024 * 1024;
@@ -520,30 +454,22 @@ export function encodePoint(point: Point): Buffer {
 export function decodeLogRecord(input: Buffer | Uint8Array): Point[] {
   const buf = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const size = buf.length;
+  const headerError = (what: string, cause: string, field: string, position: number): TsdbError =>
+    new TsdbError('TSDB_ERR_AVRO_FINGERPRINT', `cannot decode log record (${what}): ${cause}`, {
+      details: [{ field, reason: cause, position }],
+    });
   if (size < HEADER_BYTES) {
-    throw new TsdbError(
-      'TSDB_ERR_AVRO_FINGERPRINT',
-      `cannot decode log record (bytes=${size}): too short for the single-object header (C3 01 + 8-byte fingerprint, ${HEADER_BYTES} bytes)`,
-      { details: [{ field: 'header', reason: 'too short', position: size }] },
-    );
+    throw headerError(`bytes=${size}`, `too short for the single-object header (C3 01 + 8-byte fingerprint)`, 'header', size);
   }
-  if (buf[0] !== MAGIC_0 || buf[1] !== MAGIC_1) {
+  if (buf[0] !== 0xc3 || buf[1] !== 0x01) {
     const got = buf.toString('hex', 0, 2);
-    throw new TsdbError(
-      'TSDB_ERR_AVRO_FINGERPRINT',
-      `cannot decode log record (bytes=${size}): bad magic 0x${got}, expected 0xc301 (Avro single-object encoding)`,
-      { details: [{ field: 'header', reason: `bad magic 0x${got}`, position: 0 }] },
-    );
+    throw headerError(`bytes=${size}`, `bad magic 0x${got}, expected 0xc301 (Avro single-object encoding)`, 'header', 0);
   }
   const fingerprint = buf.toString('hex', 2, HEADER_BYTES);
   const entry = registry.get(fingerprint);
   if (!entry) {
     const known = [...registry.values()].map((e) => `${e.fingerprint} (${e.name})`).join(', ');
-    throw new TsdbError(
-      'TSDB_ERR_AVRO_FINGERPRINT',
-      `cannot decode log record (bytes=${size}, fingerprint=${fingerprint}): unknown writer schema; known: ${known}`,
-      { details: [{ field: 'fingerprint', reason: `unknown fingerprint ${fingerprint}`, position: 2 }] },
-    );
+    throw headerError(`bytes=${size}, fingerprint=${fingerprint}`, `unknown writer schema; known: ${known}`, 'fingerprint', 2);
   }
   try {
     return entry.decode(buf, HEADER_BYTES);

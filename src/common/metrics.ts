@@ -6,7 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
  */
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tsdb_process_' });
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'tsdb_' });
   const r = [registry];
   return {
     registry,

@@ -23,6 +23,8 @@ export interface MaterializerOptions {
 
 export interface Materializer extends PartitionReader {
   start(): Promise<void>;
+  /** Refreshes gauges that need a look at the log (lag); called before each /metrics scrape. */
+  refreshMetrics(): Promise<void>;
   /** Flushes every partition now (also used before a clean shutdown). */
   flushAll(reason?: string): Promise<void>;
   stop(): Promise<void>;
@@ -39,7 +41,6 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
   const readyAt = new Map<number, number>();
   let consumer: LogConsumer | null = null;
   let flushTimer: NodeJS.Timeout | null = null;
-  let lagTimer: NodeJS.Timeout | null = null;
   let stopped = false;
 
   const stateOf = (p: number): PartitionState => {
@@ -96,9 +97,9 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
         }
       }, opts.flushIntervalMs);
       flushTimer.unref();
-      lagTimer = setInterval(() => void updateLag(), 1000);
-      lagTimer.unref();
     },
+
+    refreshMetrics: updateLag,
 
     async flushAll(reason = 'manual') {
       await Promise.all([...states.values()].map((s) => s.flush(reason)));
@@ -108,7 +109,6 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
       if (stopped) return;
       stopped = true;
       if (flushTimer) clearInterval(flushTimer);
-      if (lagTimer) clearInterval(lagTimer);
       await consumer?.stop();
       await Promise.all([...states.values()].map((s) => flushOne(s, 'shutdown')));
     },

@@ -30,7 +30,9 @@ export class SeriesIndex {
   /** Adds a series under the next id; the caller guarantees ids arrive dense and in order. */
   add(id: number, key: string, metric: string, tags: Record<string, string>): SeriesInfo {
     if (id !== this.byId.length) throw new Error(`cannot add series (partition ${this.partition}, id ${id}): expected id ${this.byId.length}`);
-    const info: SeriesInfo = { partition: this.partition, id, metric, tags, key };
+    const sorted: Record<string, string> = {};
+    for (const k of Object.keys(tags).sort()) sorted[k] = tags[k]!;
+    const info: SeriesInfo = { partition: this.partition, id, metric, tags: sorted, key };
     this.byId.push(info);
     this.byKey.set(key, id);
     this.post('__name__', metric, id);
