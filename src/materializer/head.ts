@@ -12,7 +12,8 @@ export class Head {
 
   append(seriesId: number, t: number, v: number): void {
     let enc = this.series.get(seriesId);
-    if (!enc) this.series.set(seriesId, (enc = new GorillaEncoder()));
+    // Small start: with a 10 s scrape and a 10 s flush most series hold one or two points per head.
+    if (!enc) this.series.set(seriesId, (enc = new GorillaEncoder(32)));
     enc.append(t, v);
     this.points++;
     if (t < this.minT) this.minT = t;

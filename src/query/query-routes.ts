@@ -3,7 +3,8 @@ import { parseTime } from '../codec/validate-points.js';
 import { decodeWriteToken } from '../codec/write-token.js';
 import { TsdbError } from '../common/errors.js';
 import type { Metrics } from '../common/metrics.js';
-import { renderSeriesPoints } from './json-output.js';
+import { aggregate, parseBy, parseFill, parseFn, parseStep } from './aggregate/index.js';
+import { renderAggregated, renderSeriesPoints } from './json-output.js';
 import type { QueryService } from './query-service.js';
 import { parseSelector } from './selector.js';
 
@@ -87,19 +88,34 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app: F
     const timer = metrics.queryLatency.startTimer({ endpoint: 'query' });
     const matchers = parseSelector(q.selector);
     const { start, end } = parseRange(q);
-    if (q.fn !== undefined || q.step !== undefined || q.by !== undefined || (q.fill !== undefined && q.fill !== 'none')) {
-      throw new TsdbError('TSDB_ERR_QUERY_INVALID', 'cannot run query: fn, step, by and fill are not supported by this build yet (raw range queries only)', {
-        details: [{ field: q.fn !== undefined ? 'fn' : q.step !== undefined ? 'step' : q.by !== undefined ? 'by' : 'fill', reason: 'aggregation is not implemented yet' }],
-      });
-    }
     const after = q.after !== undefined ? decodeWriteToken(q.after) : undefined;
-    const ans = await service.raw({ matchers, start, end, limit: q.limit, after });
-    let n = 0;
-    for (const s of ans.result) n += s.points.ts.length;
-    metrics.queryPoints.inc(n);
+    if (q.fn === undefined) {
+      const extra = q.step !== undefined ? 'step' : q.by !== undefined ? 'by' : q.fill !== undefined && q.fill !== 'none' ? 'fill' : undefined;
+      if (extra) throw new TsdbError('TSDB_ERR_QUERY_INVALID', `cannot run query (${extra} without fn): ${extra} applies to aggregates; add fn`, { details: [{ field: extra, reason: 'needs fn' }] });
+      const ans = await service.raw({ matchers, start, end, limit: q.limit, after });
+      let n = 0;
+      for (const s of ans.result) n += s.points.ts.length;
+      metrics.queryPoints.inc(n);
+      metrics.queries.inc({ endpoint: 'query', outcome: ans.partial ? 'partial' : 'ok' });
+      timer();
+      return sendJson(reply, renderSeriesPoints(ans.result, ans.partial, ans.missing));
+    }
+    const aq = {
+      fn: parseFn(q.fn),
+      start,
+      end,
+      step: q.step !== undefined ? parseStep(q.step) : undefined,
+      by: q.by !== undefined ? parseBy(q.by) : undefined,
+      fill: q.fill !== undefined ? parseFill(q.fill) : undefined,
+    };
+    // Check window limits before reading any data: a huge (end-start)/step fails fast.
+    aggregate([], aq);
+    const ans = await service.raw({ matchers, start, end, after });
+    let out = aggregate(ans.result, aq);
+    if (q.limit !== undefined) out = out.slice(0, q.limit);
     metrics.queries.inc({ endpoint: 'query', outcome: ans.partial ? 'partial' : 'ok' });
     timer();
-    return sendJson(reply, renderSeriesPoints(ans.result, ans.partial, ans.missing));
+    return sendJson(reply, renderAggregated(out, ans.partial, ans.missing));
   };
 
   app.get<{ Querystring: QueryParams }>('/api/v1/query', { schema: { querystring: queryParams, response: { 200: pointsAnswer, '4xx': errorBody, '5xx': errorBody } } }, (req, reply) => runQuery(req.query, reply));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { canonicalSeriesKey } from '../../src/common/series-key.js';
 import { AGG_FNS, FILL_POLICIES, aggregate, parseBy, parseFill, parseFn, parseStep, windowStart } from '../../src/query/aggregate/index.js';
 import type { AggFn, AggregateQuery, AggregatedSeries, FillPolicy } from '../../src/query/aggregate/index.js';
+import { strategy } from '../../src/query/aggregate/aggregate.js';
 import type { SeriesPoints } from '../../src/query/query-service.js';
 import { referenceAggregate } from '../helpers/reference-aggregate.js';
 import { seededRandom } from '../helpers/seeded-random.js';
@@ -325,12 +326,14 @@ describe('aggregate: differential against the reference implementation', () => {
 
     const randomTimes = (n: number): number[] => {
       const set = new Set<number>();
-      const mode = int(0, 2);
+      const mode = int(0, 3);
       const center = int(-3000, 3000);
+      const grid = pick([10, 50, 100]); // >= 81 slots, more than the 40 points a series may have
       let t = int(-4000, 2000);
       while (set.size < n) {
         if (mode === 0) set.add(int(-4000, 4000)); // uniform, negative included
         else if (mode === 1) set.add(center + int(-150, 150)); // a dense cluster
+        else if (mode === 3) set.add(grid * int(-4000 / grid, 4000 / grid)); // a shared grid: equal timestamps across series
         else {
           t += next() < 0.15 ? int(200, 2000) : int(1, 40); // runs with gaps
           set.add(t);
@@ -356,7 +359,8 @@ describe('aggregate: differential against the reference implementation', () => {
         const key = canonicalSeriesKey(metric, tags);
         if (keys.has(key)) continue;
         keys.add(key);
-        const n = next() < 0.1 ? 0 : int(1, 40);
+        const r = next();
+        const n = r < 0.1 ? 0 : r < 0.45 ? int(1, 4) : int(1, 40); // few points + small steps = sparse groups
         let ts = randomTimes(n);
         let vs = randomValues(n);
         if (restrict) {
@@ -392,16 +396,22 @@ describe('aggregate: differential against the reference implementation', () => {
       if (by !== undefined) q.by = by;
 
       const ctx = (): string => `case ${c} (seed ${rnd.seed}): query ${JSON.stringify(q)}\ninput ${JSON.stringify(input.map((s) => [s.series.key, s.points.ts, s.points.vs]))}`;
-      let actual: AggregatedSeries[];
-      try {
-        actual = aggregate(input, q);
-      } catch (e) {
-        assert.fail(`engine threw ${(e as Error).message}\n${ctx()}`);
-      }
       const expected = referenceAggregate(input, q);
-      assertSameAnswer(actual, expected, INEXACT.has(fn) || fill === 'linear', ctx);
+      // every strategy for multi-series groups must agree with the reference (auto picks by density)
+      for (const multiSeries of ['auto', 'dense', 'heap'] as const) {
+        strategy.multiSeries = multiSeries;
+        let actual: AggregatedSeries[];
+        try {
+          actual = aggregate(input, q);
+        } catch (e) {
+          assert.fail(`engine (${multiSeries}) threw ${(e as Error).message}\n${ctx()}`);
+        } finally {
+          strategy.multiSeries = 'auto';
+        }
+        assertSameAnswer(actual, expected, INEXACT.has(fn) || fill === 'linear', () => `strategy ${multiSeries}, ${ctx()}`);
+      }
     }
     const ms = performance.now() - t0;
-    console.log(`# query-aggregate differential: ${CASES} cases, ${points} input points, ${ms.toFixed(0)} ms (${Math.round((CASES / ms) * 1000)} cases/s, reference included)`);
+    console.log(`# query-aggregate differential: ${CASES} cases, ${points} input points, ${ms.toFixed(0)} ms (${Math.round((CASES / ms) * 1000)} cases/s, 3 engine strategies + reference)`);
   });
 });
