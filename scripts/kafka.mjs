@@ -288,6 +288,9 @@ share.coordinator.state.topic.min.isr=${minIsr}
 # records of up to 16 MiB per batch (the log appends one batch per partition per call)
 message.max.bytes=16777216
 replica.fetch.max.bytes=16777216
+# a dead node is fenced (and its partitions move) after this, instead of the default 9 s
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
 num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
@@ -439,22 +442,26 @@ async function start(opts) {
   await withLock(opts.timeoutS * 1000, async () => {
     const running = runningNodes();
     const cluster = readCluster();
+    const sameCluster = cluster?.brokers === n && !opts.fresh;
     if (running.length > 0) {
-      if (cluster?.brokers === n && running.length === n && !opts.fresh) {
+      if (sameCluster && running.length === n) {
         const m = await metadataProbe(brokerPort(1));
-        if (m && m.brokers.length === n) {
-          log(`already running: ${n} broker(s) at ${bootstrap(n)}`);
-          return;
+        if (!(m && m.brokers.length === n)) {
+          // Started by someone who has not finished waiting (or still recovering): wait like a fresh start would.
+          await waitReady(n, [], Date.now() + opts.timeoutS * 1000).catch((e) => fail(e.message));
         }
-        // Started by someone who has not finished waiting (or got stuck): wait for it like a fresh start would.
-        await waitReady(n, [], Date.now() + opts.timeoutS * 1000);
         log(`already running: ${n} broker(s) at ${bootstrap(n)}`);
         return;
       }
-      fail(`a cluster of ${running.length} node(s) is running (pids ${running.map((r) => r.pid).join(', ')}); run 'node scripts/kafka.mjs stop' first`);
+      if (!sameCluster) {
+        fail(`a cluster of ${cluster?.brokers ?? '?'} node(s) is running (pids ${running.map((r) => r.pid).join(', ')}); run 'node scripts/kafka.mjs stop' first`);
+      }
+      // Same cluster with nodes missing (e.g. one killed by a failover test): start only those.
+      log(`restarting node(s) ${Array.from({ length: n }, (_, i) => i + 1).filter((id) => !running.some((r) => r.id === id)).join(', ')} of the running cluster`);
     }
+    const toStart = Array.from({ length: n }, (_, i) => i + 1).filter((id) => !running.some((r) => r.id === id));
 
-    for (let id = 1; id <= n; id++) {
+    for (const id of toStart) {
       for (const port of [brokerPort(id), controllerPort(id)]) {
         if (await portOpen(port)) fail(`port ${HOST}:${port} is already in use by another process (not a broker this script started)`);
       }
@@ -480,7 +487,7 @@ async function start(opts) {
     writeFileSync(CLUSTER_FILE, JSON.stringify({ brokers: n, clusterId, bootstrap: bootstrap(n) }, null, 2) + '\n');
 
     const procs = [];
-    for (let id = 1; id <= n; id++) {
+    for (const id of toStart) {
       const out = openSync(join(nodeDir(id), 'stdout.log'), 'a');
       const child = spawn(
         'java',
@@ -509,8 +516,10 @@ async function start(opts) {
       writeFileSync(pidFile(id), `${child.pid}\n`);
       procs.push(proc);
     }
-    if (opts.startedBy) writeFileSync(STARTED_BY, `${opts.startedBy}\n`);
-    else rmSync(STARTED_BY, { force: true });
+    if (running.length === 0) {
+      if (opts.startedBy) writeFileSync(STARTED_BY, `${opts.startedBy}\n`);
+      else rmSync(STARTED_BY, { force: true });
+    }
 
     try {
       await waitReady(n, procs, Date.now() + opts.timeoutS * 1000);

@@ -39,22 +39,25 @@ const MIN_POINT_BYTES = 11;
  */
 const MAX_INTERNED = 48;
 const INTERN_SLOTS = 4096;
-const internBytes: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(INTERN_SLOTS);
-const internStrings: string[] = new Array<string>(INTERN_SLOTS);
+// Slot i's bytes live at internArena[i * MAX_INTERNED], so a miss costs a copy, not an allocation.
+const internArena = new Uint8Array(INTERN_SLOTS * MAX_INTERNED);
+const internLength = new Int8Array(INTERN_SLOTS).fill(-1);
+const internStrings: string[] = new Array<string>(INTERN_SLOTS).fill('');
 
 function interned(buf: Buffer, start: number, end: number): string {
   const len = end - start;
   let h = 0x811c9dc5 ^ len; // FNV-1a
   for (let i = start; i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
   const slot = (h ^ (h >>> 16)) & (INTERN_SLOTS - 1);
-  const known = internBytes[slot];
-  if (known !== undefined && known.length === len) {
+  const base = slot * MAX_INTERNED;
+  if (internLength[slot] === len) {
     let i = 0;
-    while (i < len && known[i] === buf[start + i]) i++;
+    while (i < len && internArena[base + i] === buf[start + i]) i++;
     if (i === len) return internStrings[slot]!;
   }
   const s = buf.toString('utf8', start, end);
-  internBytes[slot] = new Uint8Array(buf.subarray(start, end)); // a copy: the record buffer may be reused
+  for (let i = 0; i < len; i++) internArena[base + i] = buf[start + i]!;
+  internLength[slot] = len;
   internStrings[slot] = s;
   return s;
 }
@@ -214,7 +217,8 @@ function compileScan(type: Type, memo: Map<Type, Scan>): Scan {
     case 'null': return () => {};
     case 'boolean': return (c) => c.skip(1);
     case 'int': return (c) => void c.index(2 ** 31, 'int', -(2 ** 31));
-    case 'long': return (c) => void c.long();
+    // avsc reads longs below -2^52 inexactly (odd zigzag values above 2^53), so they are refused here.
+    case 'long': return (c) => void c.index(2 ** 53, 'long (as avsc can resolve it)', -(2 ** 52));
     case 'float': return (c) => c.skip(4);
     case 'double': return (c) => c.skip(8);
     case 'string':
@@ -329,7 +333,14 @@ function configError(fingerprint: string, cause: string): TsdbError {
  * writer schema here; old records keep decoding because their schemas stay registered.
  */
 export function registerWriterSchema(schema: unknown): WriterSchema {
-  const parsed: unknown = typeof schema === 'string' ? JSON.parse(schema) : schema;
+  let parsed = schema;
+  if (typeof schema === 'string') {
+    try {
+      parsed = JSON.parse(schema) as unknown;
+    } catch (e) {
+      throw configError('?', `schema is not JSON: ${(e as Error).message}`);
+    }
+  }
   const canonicalForm = parsingCanonicalForm(parsed);
   const fingerprint = crc64AvroLE(canonicalForm).toString('hex');
   const known = registry.get(fingerprint);
@@ -399,52 +410,147 @@ export function writerSchemas(): WriterSchema[] {
 registerWriterSchema(POINT_BATCH_SCHEMA);
 registerWriterSchema(POINT_SCHEMA);
 
-const BATCH_HEADER = Buffer.from(`c301${POINT_BATCH_FINGERPRINT}`, 'hex');
-const POINT_HEADER = Buffer.from(`c301${POINT_FINGERPRINT}`, 'hex');
+// ---- Encoding ------------------------------------------------------------------------------------------------
 
-/** Scratch encode buffer; kept across calls up to this size, so a rare huge batch does not pin memory. */
-const MAX_KEPT_SCRATCH = 4 * 1024 * 1024;
-let scratch = Buffer.allocUnsafeSlow(64 * 1024);
+/*
+ * Hand-written rather than avsc's encoder: avsc writes longs below -2^52 wrongly (its zigzag `-2n - 1` is computed
+ * in doubles, which cannot hold that odd number exactly), and a direct writer measured ~1.6x faster.
+ */
+class Writer {
+  buf: Buffer;
+  pos = 0;
 
-function encodeWith(type: Type, value: unknown, head: Buffer, what: string, points: readonly Point[]): Buffer {
-  let buf = scratch;
-  for (;;) {
-    head.copy(buf, 0);
-    let end: number;
-    try {
-      end = type.encode(value, buf, HEADER_BYTES);
-    } catch (e) {
-      throw encodeError(what, points, e);
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafeSlow(size);
+  }
+
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
+
+  /** Zigzag varint of a safe integer, exact over the whole ±(2^53 - 1) range. */
+  long(v: number): void {
+    this.ensure(10);
+    const buf = this.buf;
+    let pos = this.pos;
+    if (v >= -0x40000000 && v < 0x40000000) {
+      let m = v >= 0 ? v << 1 : (~v << 1) | 1;
+      while (m > 0x7f) {
+        buf[pos++] = (m & 0x7f) | 0x80;
+        m >>>= 7;
+      }
+      buf[pos++] = m;
+    } else {
+      // u = 2a + sign with a = v or -v - 1, as 32-bit halves so that no step needs more than 53 bits.
+      const a = v >= 0 ? v : -v - 1;
+      let lo = (((a % 4294967296) << 1) | (v < 0 ? 1 : 0)) >>> 0;
+      let hi = Math.floor(a / 4294967296) * 2 + Math.floor((a % 4294967296) / 2147483648);
+      while (hi > 0 || lo > 0x7f) {
+        buf[pos++] = (lo & 0x7f) | 0x80;
+        lo = ((lo >>> 7) | ((hi & 0x7f) << 25)) >>> 0;
+        hi = Math.floor(hi / 128);
+      }
+      buf[pos++] = lo;
     }
-    if (end >= 0) {
-      const out = Buffer.allocUnsafe(end);
-      buf.copy(out, 0, 0, end);
-      return out;
+    this.pos = pos;
+  }
+
+  string(s: string): void {
+    const n = s.length;
+    if (n < 64) {
+      // Short strings: bytes first, then the one-byte length in front, sparing a native byteLength call.
+      this.ensure(1 + 3 * n);
+      const buf = this.buf;
+      const start = this.pos + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[start + i] = c;
+      }
+      // Not ASCII: at most 3 bytes per UTF-16 unit, so up to 21 units still fit a one-byte length (< 64).
+      const len = i === n ? n : n <= 21 ? buf.write(s, start, 'utf8') : -1;
+      if (len >= 0) {
+        buf[this.pos] = len << 1;
+        this.pos = start + len;
+        return;
+      }
     }
-    // avsc returns minus the number of missing bytes when the buffer is too small.
-    buf = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, buf.length - end));
-    if (buf.length <= MAX_KEPT_SCRATCH) scratch = buf;
+    const len = Buffer.byteLength(s, 'utf8');
+    this.long(len);
+    this.ensure(len);
+    this.pos += this.buf.write(s, this.pos, len, 'utf8');
+  }
+
+  double(d: number): void {
+    this.ensure(8);
+    this.pos = this.buf.writeDoubleLE(d, this.pos);
   }
 }
 
-function encodeError(what: string, points: readonly Point[], e: unknown): TsdbError {
-  const index = points.findIndex((p) => !pointType.isValid(p));
-  const reason = index < 0 ? (e as Error).message : `point ${index} does not match schemas/Point.avsc`;
-  return new TsdbError(
-    'TSDB_ERR_WRITE_INVALID',
-    `cannot encode ${what} (points=${points.length}${index < 0 ? '' : `, index=${index}`}): ${reason}`,
-    { cause: e, details: index < 0 ? [] : [{ index, reason: 'does not match schemas/Point.avsc' }] },
-  );
+/** Kept between calls up to this size, so a rare huge batch does not pin its memory. */
+const MAX_KEPT_SCRATCH = 4 * 1024 * 1024;
+let scratch = new Writer(64 * 1024);
+
+function writePoint(w: Writer, p: Point): string | undefined {
+  if (typeof p !== 'object' || p === null) return 'is not an object';
+  if (typeof p.metric !== 'string') return 'metric is not a string';
+  if (typeof p.tags !== 'object' || p.tags === null) return 'tags is not an object';
+  if (!Number.isSafeInteger(p.timestamp)) return `timestamp ${String(p.timestamp)} is not a safe integer`;
+  if (typeof p.value !== 'number') return 'value is not a number';
+  w.string(p.metric);
+  const keys = Object.keys(p.tags);
+  if (keys.length > 0) {
+    w.long(keys.length);
+    for (const k of keys) {
+      const v = p.tags[k];
+      if (typeof v !== 'string') return `tag ${JSON.stringify(k)} is not a string`;
+      w.string(k);
+      w.string(v);
+    }
+  }
+  w.long(0);
+  w.long(p.timestamp);
+  w.double(p.value);
+  return undefined;
+}
+
+function encode(fingerprint: string, points: readonly Point[], batch: boolean): Buffer {
+  const w = scratch;
+  w.pos = 0;
+  w.ensure(HEADER_BYTES);
+  w.buf[0] = 0xc3;
+  w.buf[1] = 0x01;
+  w.buf.write(fingerprint, 2, 'hex');
+  w.pos = HEADER_BYTES;
+  if (batch && points.length > 0) w.long(points.length);
+  for (let i = 0; i < points.length; i++) {
+    const bad = writePoint(w, points[i]!);
+    if (bad !== undefined) {
+      const what = batch ? 'point batch' : 'point';
+      throw new TsdbError('TSDB_ERR_WRITE_INVALID', `cannot encode ${what} (points=${points.length}, index=${i}): ${bad}`, {
+        details: [{ index: i, reason: bad }],
+      });
+    }
+  }
+  if (batch) w.long(0);
+  const out = Buffer.allocUnsafe(w.pos);
+  w.buf.copy(out, 0, 0, w.pos);
+  if (w.buf.length > MAX_KEPT_SCRATCH) scratch = new Writer(64 * 1024);
+  return out;
 }
 
 /** One log record / application/avro body: single-object-encoded PointBatch of the current schema. */
 export function encodePointBatch(points: readonly Point[]): Buffer {
-  return encodeWith(pointBatchType, { points }, BATCH_HEADER, 'point batch', points);
+  return encode(POINT_BATCH_FINGERPRINT, points, true);
 }
 
 /** A single-object-encoded Point, as some external producers write them. */
 export function encodePoint(point: Point): Buffer {
-  return encodeWith(pointType, point, POINT_HEADER, 'point', [point]);
+  return encode(POINT_FINGERPRINT, [point], false);
 }
 
 /**

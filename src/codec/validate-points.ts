@@ -105,7 +105,8 @@ export function validatePoints(raw: unknown[], limits: ValidationLimits, now: nu
       for (const k of keys) {
         const v = t[k];
         if (k.length > limits.maxNameLength) fail(`tags.${k.slice(0, 64)}`, 'too_long', `tag key is ${k.length} characters, over the limit of ${limits.maxNameLength}`);
-        else if (k === '__name__') fail(`tags.${k}`, 'invalid_name', '"__name__" is reserved for the metric name');
+        // `__` keys are reserved (`__name__` is the metric in selectors), which also keeps `__proto__` out of tag objects.
+        else if (k.startsWith('__')) fail(`tags.${k}`, 'invalid_name', `tag keys starting with "__" are reserved ("${k}")`);
         else if (!TAG_KEY_RE.test(k)) fail(`tags.${k}`, 'invalid_name', `tag key "${k}" does not match [a-zA-Z_][a-zA-Z0-9_]*`);
         if (typeof v !== 'string') fail(`tags.${k}`, 'bad_type', 'tag value must be a string');
         else if (v.length === 0) fail(`tags.${k}`, 'empty_value', 'tag value must not be empty');

@@ -31,6 +31,7 @@ describe('validatePoints', () => {
     ['negative timestamp', good({ timestamp: -1 }), 'timestamp', 'out_of_window'],
     ['tag key with a dot', good({ tags: { 'a.b': 'x' } }), 'tags.a.b', 'invalid_name'],
     ['reserved tag key', good({ tags: { __name__: 'x' } }), 'tags.__name__', 'invalid_name'],
+    ['__proto__ tag key', JSON.parse('{"metric":"m","tags":{"__proto__":"x"},"timestamp":1700000000000,"value":1}'), 'tags.__proto__', 'invalid_name'],
     ['empty tag value', good({ tags: { host: '' } }), 'tags.host', 'empty_value'],
     ['numeric tag value', good({ tags: { host: 1 } }), 'tags.host', 'bad_type'],
     ['tags as array', good({ tags: ['a'] }), 'tags', 'bad_type'],

@@ -1,0 +1,1 @@
+export { createKafkaLog, type KafkaLog, type KafkaLogOptions } from './kafka-log.js';
