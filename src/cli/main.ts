@@ -4,7 +4,8 @@ import { SERVE_OPTIONS, envName, resolveServeConfig } from '../common/config.js'
 import { isTsdbError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { createNode } from './node.js';
-import { runQueryCommand, runWriteCommand, QUERY_HELP, WRITE_HELP } from './client-commands.js';
+import { runQueryCommand, runWriteCommand } from './client-commands.js';
+import { runReplayCommand } from './replay-command.js';
 
 const MAIN_HELP = `tsdb — V3 time-series engine
 
@@ -14,6 +15,7 @@ Commands:
   serve     run a node (all roles, embedded log by default)
   write     send points to a node (JSON, NDJSON or Avro)
   query     run a query against a node
+  replay    rebuild partitions from the log (node stopped)
 
 Run 'tsdb <command> --help' for the options of a command.
 Every flag has an environment twin: --data-dir → TSDB_DATA_DIR.
@@ -69,6 +71,8 @@ async function main(): Promise<void> {
       return runWriteCommand(rest);
     case 'query':
       return runQueryCommand(rest);
+    case 'replay':
+      return runReplayCommand(rest);
     case undefined:
     case '--help':
     case '-h':
@@ -77,12 +81,10 @@ async function main(): Promise<void> {
       if (cmd === undefined) process.exitCode = 2;
       return;
     default:
-      throw new Error(`unknown command "${cmd}" (expected serve, write or query; see tsdb --help)`);
+      throw new Error(`unknown command "${cmd}" (expected serve, write, query or replay; see tsdb --help)`);
   }
 }
 
-void WRITE_HELP;
-void QUERY_HELP;
 main().catch((e: unknown) => {
   const msg = isTsdbError(e) ? `${e.code}: ${e.message}` : (e as Error).message;
   process.stderr.write(`tsdb: ${msg.split('\n')[0]}\n`);

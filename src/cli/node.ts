@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Clock } from '../common/clock.js';
 import { systemClock } from '../common/clock.js';
@@ -9,13 +7,12 @@ import type { Logger } from '../common/logger.js';
 import { createMetrics, type Metrics } from '../common/metrics.js';
 import { writeRoutes } from '../ingest/write-routes.js';
 import { createWriteService } from '../ingest/write-service.js';
-import { createEmbeddedLog } from '../log/embedded/embedded-log.js';
 import type { PartitionedLog } from '../log/types.js';
 import { createMaterializer, type Materializer } from '../materializer/materializer.js';
 import { queryRoutes } from '../query/query-routes.js';
 import { createQueryService } from '../query/query-service.js';
-import { createClassicLevelStore } from '../store/classic-level-store.js';
 import type { KvStore } from '../store/types.js';
+import { openLog, openStore, parseRoles } from './open-parts.js';
 
 export interface NodeOptions {
   config: ServeConfig;
@@ -26,71 +23,73 @@ export interface NodeOptions {
 export interface V3Node {
   app: FastifyInstance;
   log: PartitionedLog;
-  store: KvStore;
-  materializer: Materializer;
+  /** Absent when this process does not run the materializer role. */
+  store: KvStore | undefined;
+  materializer: Materializer | undefined;
   metrics: Metrics;
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<string>;
   close(): Promise<void>;
 }
 
-/** One node with all three roles over an embedded log: the single-node default (`tsdb serve`). */
+/** One node running the configured roles (all three by default: the single-node `tsdb serve`). */
 export async function createNode(opts: NodeOptions): Promise<V3Node> {
   const { config, logger } = opts;
   const clock = opts.clock ?? systemClock;
-  if (config.log !== 'embedded') {
-    throw new Error(`cannot start node (--log ${config.log}): only the embedded log is available in this build`);
-  }
-  mkdirSync(config.dataDir, { recursive: true });
+  const roles = parseRoles(config.roles);
   const metrics = createMetrics();
-  const log = createEmbeddedLog({
-    dir: join(config.dataDir, 'log'),
-    partitions: config.partitions,
-    logger: logger.child({ component: 'log' }),
-    clock,
-    segmentBytes: config.logSegmentBytes,
-    retentionBytes: config.logRetentionBytes > 0 ? config.logRetentionBytes : undefined,
-    retentionMs: config.logRetention > 0 ? config.logRetention : undefined,
-  });
-  await log.open();
-  const store = createClassicLevelStore({ location: join(config.dataDir, 'store') });
-  await store.open();
-  const all = Array.from({ length: config.partitions }, (_, i) => i);
-  const materializer = createMaterializer({
-    log,
-    store,
-    partitions: all,
-    logger,
-    clock,
-    metrics,
-    flushIntervalMs: config.flushInterval,
-    headMaxPoints: config.headMaxPoints,
-    blockWindowMs: config.blockWindow,
-  });
-  await materializer.start();
+  const log = await openLog(config, logger, clock);
+  let store: KvStore | undefined;
+  let materializer: Materializer | undefined;
+  try {
+    if (roles.has('materializer')) {
+      store = await openStore(config);
+      materializer = createMaterializer({
+        log,
+        store,
+        partitions: Array.from({ length: config.partitions }, (_, i) => i),
+        logger,
+        clock,
+        metrics,
+        flushIntervalMs: config.flushInterval,
+        headMaxPoints: config.headMaxPoints,
+        blockWindowMs: config.blockWindow,
+      });
+      await materializer.start();
+    }
+  } catch (e) {
+    await materializer?.stop().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    await log.close().catch(() => undefined);
+    throw e;
+  }
 
   const app = Fastify({ logger: false, bodyLimit: config.maxBodyBytes, return503OnClosing: true });
   app.addSchema(errorBodySchema);
   registerErrorHandling(app, logger);
-  const writeService = createWriteService({ log, limits: config, clock, logger, metrics });
-  await app.register(writeRoutes, { service: writeService, maxBodyBytes: config.maxBodyBytes });
-  const queryService = createQueryService({
-    reader: materializer,
-    partitions: config.partitions,
-    limits: { maxSeries: config.maxQuerySeries, maxPoints: config.maxQueryPoints, afterTimeoutMs: config.readyTimeout },
-    logger,
-  });
-  await app.register(queryRoutes, { service: queryService, metrics });
+  if (roles.has('ingest')) {
+    const writeService = createWriteService({ log, limits: config, clock, logger, metrics });
+    await app.register(writeRoutes, { service: writeService, maxBodyBytes: config.maxBodyBytes });
+  }
+  if (roles.has('query') && materializer) {
+    const queryService = createQueryService({
+      reader: materializer,
+      partitions: config.partitions,
+      limits: { maxSeries: config.maxQuerySeries, maxPoints: config.maxQueryPoints, afterTimeoutMs: config.readyTimeout },
+      logger,
+    });
+    await app.register(queryRoutes, { service: queryService, metrics });
+  }
 
   const statusSchema = { response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, 503: { type: 'object', properties: { status: { type: 'string' }, replaying: { type: 'array', items: { type: 'integer' } } } } } };
   app.get('/health', { schema: statusSchema }, async () => ({ status: 'ok' }));
   app.get('/ready', { schema: statusSchema }, async (_req, reply) => {
-    const replaying = materializer.partitions().filter((p) => !materializer.isReady(p));
+    const replaying = materializer ? materializer.partitions().filter((p) => !materializer!.isReady(p)) : [];
     if (replaying.length > 0) return reply.status(503).send({ status: 'replaying', replaying });
     return { status: 'ready' };
   });
   app.get('/metrics', { schema: { response: { 200: { type: 'string' } } } }, async (_req, reply) => {
-    await materializer.refreshMetrics();
+    await materializer?.refreshMetrics();
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
@@ -108,9 +107,9 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
       if (closed) return;
       closed = true;
       await app.close();
-      await materializer.stop();
+      await materializer?.stop();
       await log.close();
-      await store.close();
+      await store?.close();
     },
   };
 }

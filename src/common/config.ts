@@ -28,6 +28,7 @@ export const SERVE_OPTIONS = {
   kafkaBrokers: { flag: 'kafka-brokers', kind: 'list', default: ['127.0.0.1:9092'], help: 'Kafka bootstrap brokers (with --log kafka)' },
   topic: { flag: 'topic', kind: 'string', default: 'tsdb.points', help: 'Kafka topic (with --log kafka)' },
   partitions: { flag: 'partitions', kind: 'int', default: 16, min: 1, help: 'log partitions; fixed once data exists' },
+  roles: { flag: 'roles', kind: 'list', default: ['ingest', 'materializer', 'query'], help: 'roles this process runs: ingest, materializer, query (query needs materializer in this build)' },
   nodeId: { flag: 'node-id', kind: 'string', default: 'node-1', help: 'this node\'s id in the cluster' },
   peers: { flag: 'peers', kind: 'list', default: [], help: 'static cluster members ID@HOST:PORT,... (cluster issue)' },
   consul: { flag: 'consul', kind: 'string', default: '', help: 'Consul agent URL for discovery (cluster issue)' },

@@ -72,7 +72,11 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
         await s.load();
         states.set(p, s);
         const { start, end } = await opts.log.offsets(p);
-        if (s.nextOffset < start) {
+        if (s.nextOffset < start && s.isEmpty) {
+          // A new or wiped node rebuilds from what the log still holds; what retention dropped is gone from the log too.
+          log.warn({ partition: p, logStart: start }, 'empty partition starts at the log start: earlier records were removed by log retention');
+          s.startAt(start);
+        } else if (s.nextOffset < start) {
           throw new TsdbError('TSDB_ERR_LOG_OFFSET', `cannot resume partition ${p} (stored offset ${s.nextOffset}, log starts at ${start}): the log no longer holds the records this store needs`);
         }
         readyAt.set(p, end);

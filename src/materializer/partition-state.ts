@@ -79,6 +79,18 @@ export class PartitionState {
     this.metrics.headSeries.set(this.label, this.index.size);
   }
 
+  /** True when the store holds nothing of this partition and nothing was applied yet. */
+  get isEmpty(): boolean {
+    return this.durableOffset === 0 && this.nextOffset === 0 && this.index.size === 0;
+  }
+
+  /** Starts an empty partition at `offset` (the log's retention already dropped what came before). */
+  startAt(offset: number): void {
+    if (!this.isEmpty) throw new Error(`cannot start partition ${this.partition} at offset ${offset}: it already holds state`);
+    this.nextOffset = this.durableOffset = offset;
+    this.metrics.appliedOffset.set(this.label, offset);
+  }
+
   get headPoints(): number {
     return this.active.points + (this.frozen?.points ?? 0);
   }

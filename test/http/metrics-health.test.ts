@@ -31,7 +31,7 @@ describe('health, readiness and Prometheus metrics', () => {
     const bad = await node.app.inject({ method: 'POST', url: '/api/v1/write', payload: { points: [{ metric: 'm', timestamp: now, value: 'NaN' }] } });
     assert.equal(bad.statusCode, 400);
     await node.app.inject({ url: `/api/v1/query?selector=m&start=0&end=${now + 1}&after=${encodeURIComponent(ok.json().token)}` });
-    await node.materializer.flushAll('test');
+    await node.materializer!.flushAll('test');
     const res = await node.app.inject({ url: '/metrics' });
     assert.equal(res.statusCode, 200);
     assert.match(res.headers['content-type'] as string, /text\/plain/);

@@ -19,7 +19,7 @@ describe('GET /api/v1/query with fn, step, by and fill (over HTTP, head and bloc
     token = res.json().token;
     // Half the data in blocks, half in the head: flush, then overwrite one point (last write wins).
     await node.app.inject({ url: `/api/v1/query?selector=agg_m&start=0&end=${T + 1e6}&after=${encodeURIComponent(token)}` });
-    await node.materializer.flushAll('test');
+    await node.materializer!.flushAll('test');
     const again = await node.app.inject({ method: 'POST', url: '/api/v1/write', payload: { points: [{ metric: 'agg_m', tags: { host: 'a', dc: 'eu' }, timestamp: T, value: 100 }] } });
     token = again.json().token;
   });
