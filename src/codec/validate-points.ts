@@ -146,3 +146,21 @@ export function assertValid(r: ValidationResult, total: number): void {
   const what = r.badPoints > 0 ? `${r.badPoints} of ${total} points are invalid` : 'the batch is over a limit';
   throw new TsdbError('TSDB_ERR_WRITE_INVALID', `cannot write points (${total} points): ${what}; nothing was written`, { details: r.errors });
 }
+
+/**
+ * Invariants every point read back from the log must hold, whoever produced it. Unlike validatePoints this applies
+ * no operator policy (time window, per-request limits): those may change between a write and a replay, and replay
+ * must reach the same state every time. Returns the problem, or undefined for a good point.
+ */
+export function loggedPointProblem(p: Point, isNewSeries: boolean): string | undefined {
+  if (!Number.isSafeInteger(p.timestamp)) return `timestamp ${p.timestamp} is not a safe integer`;
+  if (!Number.isFinite(p.value)) return `value ${p.value} is not finite`;
+  if (!isNewSeries) return undefined; // names of a known series were checked when it was created
+  if (!METRIC_RE.test(p.metric) || p.metric.length > 65536) return `metric "${p.metric.slice(0, 64)}" is not a valid name`;
+  for (const k in p.tags) {
+    if (!TAG_KEY_RE.test(k) || k.startsWith('__') || k.length > 65536) return `tag key "${k.slice(0, 64)}" is not valid`;
+    const v = p.tags[k];
+    if (typeof v !== 'string' || v.length === 0) return `tag "${k}" has an empty value`;
+  }
+  return undefined;
+}

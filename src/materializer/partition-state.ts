@@ -1,9 +1,11 @@
 import { decodeLogRecord } from '../codec/avro-record.js';
 import { decodeBlock, encodeBlock } from '../codec/block.js';
 import { decodeGorilla } from '../codec/gorilla.js';
+import { loggedPointProblem } from '../codec/validate-points.js';
 import { isTsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
+import type { Point } from '../common/point.js';
 import { canonicalSeriesKey, parseSeriesKey } from '../common/series-key.js';
 import type { LogRecord } from '../log/types.js';
 import type { PointColumns } from '../store/read-model.js';
@@ -19,6 +21,16 @@ export interface PartitionStateOptions {
   logger: Logger;
   metrics: Metrics;
   blockWindowMs: number;
+  /** Called for every record that is set aside (does not decode or breaks a point invariant). */
+  onSetAside?: (r: SetAsideRecord) => void;
+}
+
+export interface SetAsideRecord {
+  partition: number;
+  offset: number;
+  value: Buffer;
+  reason: string;
+  message: string;
 }
 
 /**
@@ -34,6 +46,7 @@ export class PartitionState {
   private readonly metrics: Metrics;
   private readonly window: number;
   private readonly label: { partition: string };
+  private readonly onSetAside: ((r: SetAsideRecord) => void) | undefined;
 
   /** Next offset to apply. */
   nextOffset = 0;
@@ -54,6 +67,7 @@ export class PartitionState {
     this.window = opts.blockWindowMs;
     this.index = new SeriesIndex(opts.partition);
     this.label = { partition: String(opts.partition) };
+    this.onSetAside = opts.onSetAside;
   }
 
   /** Loads the durable state: offset, flush sequence and every series. */
@@ -102,19 +116,36 @@ export class PartitionState {
       if (rec.offset !== this.nextOffset) {
         throw new Error(`cannot apply record (partition ${this.partition}, offset ${rec.offset}): expected offset ${this.nextOffset}`);
       }
+      let batch: Point[];
       try {
-        const batch = decodeLogRecord(rec.value);
-        for (const p of batch) {
-          const key = canonicalSeriesKey(p.metric, p.tags);
-          let id = this.index.idOf(key);
-          if (id === undefined) id = this.index.add(this.index.size, key, p.metric, p.tags).id;
+        batch = decodeLogRecord(rec.value);
+      } catch (e) {
+        this.setAside(rec, isTsdbError(e) ? e.code : 'TSDB_ERR_INTERNAL', (e as Error).message);
+        this.nextOffset = rec.offset + 1;
+        continue;
+      }
+      // Check the whole record before applying any of it: a record is applied entirely or set aside entirely.
+      const ids = this.scratchIds;
+      ids.length = batch.length;
+      let problem: string | undefined;
+      for (let i = 0; i < batch.length && problem === undefined; i++) {
+        const p = batch[i]!;
+        const key = canonicalSeriesKey(p.metric, p.tags);
+        const id = this.index.idOf(key);
+        problem = loggedPointProblem(p, id === undefined);
+        if (problem !== undefined) problem = `point ${i}: ${problem}`;
+        ids[i] = id ?? key;
+      }
+      if (problem !== undefined) {
+        this.setAside(rec, 'TSDB_ERR_WRITE_INVALID', problem);
+      } else {
+        for (let i = 0; i < batch.length; i++) {
+          const p = batch[i]!;
+          let id = ids[i]!;
+          if (typeof id === 'string') id = this.index.idOf(id) ?? this.index.add(this.index.size, id, p.metric, p.tags).id;
           this.active.append(id, p.timestamp, p.value);
         }
         points += batch.length;
-      } catch (e) {
-        const reason = isTsdbError(e) ? e.code : 'TSDB_ERR_INTERNAL';
-        this.metrics.undecodable.inc({ reason });
-        this.log.warn({ offset: rec.offset, bytes: rec.value.length, err: (e as Error).message }, 'record set aside: it does not decode');
       }
       this.nextOffset = rec.offset + 1;
     }
@@ -220,6 +251,15 @@ export class PartitionState {
     if (frozen) runs.push(frozen);
     runs.push(active);
     return mergeLogOrdered(runs, start, end);
+  }
+
+  /** Per record: a known series id, or the canonical key of a series the record creates. */
+  private readonly scratchIds: Array<number | string> = [];
+
+  private setAside(rec: LogRecord, reason: string, why: string): void {
+    this.metrics.undecodable.inc({ reason });
+    this.log.warn({ offset: rec.offset, bytes: rec.value.length, reason, err: why }, 'record set aside');
+    this.onSetAside?.({ partition: this.partition, offset: rec.offset, value: rec.value, reason, message: why });
   }
 
   /** Resolves once nextOffset > offset. */
