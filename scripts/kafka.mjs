@@ -512,6 +512,9 @@ async function start(opts) {
       child.once('exit', (code, signal) => {
         proc.exited = signal ?? code ?? 'unknown';
       });
+      child.once('error', (e) => {
+        proc.exited = `a spawn error (${e.message}; is java 17+ on PATH?)`;
+      });
       child.unref();
       writeFileSync(pidFile(id), `${child.pid}\n`);
       procs.push(proc);

@@ -29,4 +29,6 @@ const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test
   stdio: 'inherit',
   cwd: root,
 });
+// A broker the tests started (test/helpers/kafka-broker.ts) is stopped; one started by hand is left running.
+spawnSync(process.execPath, [join(root, 'scripts', 'kafka.mjs'), 'stop', '--if-started-by', 'tests'], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -522,5 +522,9 @@ function isRetriable(e: unknown): boolean {
 }
 
 function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  const msg = e instanceof Error ? e.message : String(e);
+  // kafkajs aggregates per-topic failures (e.g. createTopics) behind a generic message.
+  const inner = (e as { errors?: unknown[] } | undefined)?.errors;
+  if (!Array.isArray(inner) || inner.length === 0) return msg;
+  return `${msg}: ${inner.map((x) => (x instanceof Error ? x.message : String(x))).join('; ')}`;
 }
