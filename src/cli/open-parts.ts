@@ -18,7 +18,7 @@ export async function openLog(config: ServeConfig, logger: Logger, clock: Clock)
           brokers: config.kafkaBrokers,
           topic: config.topic,
           partitions: config.partitions,
-          replicationFactor: config.replicationFactor,
+          replicationFactor: config.kafkaReplicationFactor,
           logger: logger.child({ component: 'log', log: 'kafka' }),
           clientId: `v3-${config.nodeId}`,
         })

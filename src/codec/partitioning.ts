@@ -302,3 +302,27 @@ export function createPartitionCache(partitions: number, maxEntries: number): Pa
     },
   };
 }
+
+/** The routing hash as an 8-byte big-endian Kafka message key (V3 sets it on every record it produces). */
+export function routingKey(seriesKey: string): Buffer {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(hash64(seriesKey));
+  return b;
+}
+
+/**
+ * A kafkajs partitioner (`producer({ createPartitioner: createV3Partitioner })`) for external producers: a message
+ * whose key is the 8-byte routing hash (routingKey) or the canonical series key (UTF-8) goes to the partition V3
+ * expects. Messages without a key are refused: guessing would put points where no materializer looks for them.
+ */
+export function createV3Partitioner(): (args: { topic: string; partitionMetadata: Array<{ partitionId: number }>; message: { key?: Buffer | string | null } }) => number {
+  return ({ topic, partitionMetadata, message }) => {
+    const key = message.key;
+    if (key === undefined || key === null) {
+      throw new TsdbError('TSDB_ERR_WRITE_INVALID', `cannot choose a partition (topic ${topic}): the message has no key; set routingKey(seriesKey) or the canonical series key`);
+    }
+    const n = partitionMetadata.length;
+    if (Buffer.isBuffer(key) && key.length === 8) return jumpConsistentHash(key.readBigUInt64BE(0), n);
+    return partitionOf(Buffer.isBuffer(key) ? key.toString('utf8') : key, n);
+  };
+}

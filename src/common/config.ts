@@ -27,6 +27,7 @@ export const SERVE_OPTIONS = {
   log: { flag: 'log', kind: 'enum', choices: ['embedded', 'kafka'], default: 'embedded', help: 'the partitioned log: embedded segment files or Kafka' },
   kafkaBrokers: { flag: 'kafka-brokers', kind: 'list', default: ['127.0.0.1:9092'], help: 'Kafka bootstrap brokers (with --log kafka)' },
   topic: { flag: 'topic', kind: 'string', default: 'tsdb.points', help: 'Kafka topic (with --log kafka)' },
+  kafkaReplicationFactor: { flag: 'kafka-replication-factor', kind: 'int', default: 1, min: 1, help: 'replication factor of the Kafka topic when V3 creates it (with --log kafka)' },
   partitions: { flag: 'partitions', kind: 'int', default: 16, min: 1, help: 'log partitions; fixed once data exists' },
   roles: { flag: 'roles', kind: 'list', default: ['ingest', 'materializer', 'query'], help: 'roles this process runs: ingest, materializer, query (query needs materializer in this build)' },
   nodeId: { flag: 'node-id', kind: 'string', default: 'node-1', help: 'this node\'s id in the cluster' },

@@ -1,5 +1,5 @@
 import { encodePointBatch } from '../codec/avro-record.js';
-import { createPartitionCache } from '../codec/partitioning.js';
+import { createPartitionCache, routingKey } from '../codec/partitioning.js';
 import type { ValidationLimits } from '../codec/validate-points.js';
 import { assertValid, validatePoints } from '../codec/validate-points.js';
 import { encodeWriteToken } from '../codec/write-token.js';
@@ -44,15 +44,17 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
         opts.metrics.writeRequests.inc({ format, outcome: 'rejected' });
         assertValid(result, raw.length);
       }
-      const byPartition = new Map<number, Point[]>();
+      const byPartition = new Map<number, { points: Point[]; firstKey: string }>();
       for (const p of result.points) {
-        const part = partitions.partitionOf(canonicalSeriesKey(p.metric, p.tags));
-        const list = byPartition.get(part);
-        if (list) list.push(p);
-        else byPartition.set(part, [p]);
+        const key = canonicalSeriesKey(p.metric, p.tags);
+        const part = partitions.partitionOf(key);
+        const group = byPartition.get(part);
+        if (group) group.points.push(p);
+        else byPartition.set(part, { points: [p], firstKey: key });
       }
       const batches: AppendBatch[] = [];
-      for (const [partition, points] of byPartition) batches.push({ partition, values: [encodePointBatch(points)] });
+      // One record per partition; its Kafka key is the routing hash of its first series (all share the partition).
+      for (const [partition, g] of byPartition) batches.push({ partition, values: [encodePointBatch(g.points)], keys: [routingKey(g.firstKey)] });
       const offsets: Record<number, number> = {};
       if (batches.length > 0) {
         const t0 = performance.now();

@@ -16,6 +16,18 @@ export interface LogRecord {
 export interface AppendBatch {
   partition: number;
   values: Buffer[];
+  /** Optional per-record keys (Kafka message keys: V3 writes the 8-byte routing hash); the embedded log ignores them. */
+  keys?: Array<Buffer | null>;
+}
+
+/** A record that cannot be materialized, set aside with why and where it came from. */
+export interface DeadLetter {
+  partition: number;
+  offset: number;
+  value: Buffer;
+  /** Catalogue code of the problem, e.g. TSDB_ERR_AVRO_FINGERPRINT. */
+  reason: string;
+  message: string;
 }
 
 export interface AppendResult {
@@ -74,5 +86,8 @@ export interface PartitionedLog {
   /** Records below `offset` are no longer needed by this node (already materialized durably); retention may
    * delete them. Without a floor, retention of the embedded log never deletes unconsumed records. */
   setRetentionFloor(partition: number, offset: number): void;
+  /** Sets records aside (kafka: topic `<topic>.dlq` with headers; embedded: `<dir>/dead-letters/`). At least once:
+   * a replay sets the same records aside again. */
+  deadLetter(entries: DeadLetter[]): Promise<void>;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { Clock } from '../common/clock.js';
 import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
-import type { LogConsumer, PartitionedLog } from '../log/types.js';
+import type { DeadLetter, LogConsumer, PartitionedLog } from '../log/types.js';
 import type { Matcher, PartitionReader, PointColumns, SeriesInfo } from '../store/read-model.js';
 import type { KvStore } from '../store/types.js';
 import { PartitionState } from './partition-state.js';
@@ -43,6 +43,17 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
   let flushTimer: NodeJS.Timeout | null = null;
   let stopped = false;
 
+  const deadLetters: DeadLetter[] = [];
+  /** Dead letters are best effort: a log that cannot take them must not stop materialization (they are counted). */
+  const flushDeadLetters = async (): Promise<void> => {
+    const batch = deadLetters.splice(0);
+    try {
+      await opts.log.deadLetter(batch);
+    } catch (e) {
+      log.error({ records: batch.map((d) => `${d.partition}@${d.offset}`), err: (e as Error).message }, 'cannot set records aside in the dead-letter log');
+    }
+  };
+
   const stateOf = (p: number): PartitionState => {
     const s = states.get(p);
     if (!s) throw new TsdbError('TSDB_ERR_QUERY_INVALID', `cannot read partition ${p}: this node does not serve it`);
@@ -68,7 +79,14 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
   return {
     async start() {
       for (const p of opts.partitions) {
-        const s = new PartitionState({ partition: p, store: opts.store, logger: log, metrics: opts.metrics, blockWindowMs: opts.blockWindowMs });
+        const s = new PartitionState({
+          partition: p,
+          store: opts.store,
+          logger: log,
+          metrics: opts.metrics,
+          blockWindowMs: opts.blockWindowMs,
+          onSetAside: (r) => deadLetters.push(r),
+        });
         await s.load();
         states.set(p, s);
         const { start, end } = await opts.log.offsets(p);
@@ -87,6 +105,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
         onBatch: async (p, records) => {
           const s = states.get(p)!;
           s.apply(records);
+          if (deadLetters.length > 0) await flushDeadLetters();
           if (s.headPoints >= opts.headMaxPoints) {
             // Backpressure: wait for the flush rather than let the head grow without bound.
             await flushOne(s, 'head_full');

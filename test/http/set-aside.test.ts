@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { encodePointBatch } from '../../src/codec/avro-record.js';
 import { encodeWriteToken } from '../../src/codec/write-token.js';
 import { testNode } from '../helpers/test-node.js';
@@ -29,6 +31,15 @@ describe('records in the log that cannot be materialized are set aside; the part
     const metrics = (await node.app.inject({ url: '/metrics' })).body;
     assert.match(metrics, /^tsdb_materializer_records_rejected_total\{reason="TSDB_ERR_AVRO_FINGERPRINT"\} 2$/m);
     assert.match(metrics, /^tsdb_materializer_records_rejected_total\{reason="TSDB_ERR_WRITE_INVALID"\} 2$/m);
+    // Each set-aside record is in the embedded log's dead-letter file with its reason and original bytes.
+    // (Written right after the records are applied, so wait for it.)
+    const file = join(node.dataDir, 'log', 'dead-letters', 'p-00000.ndjson');
+    const read = (): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+    for (let i = 0; i < 100 && read().split('\n').length < 5; i++) await new Promise((r) => setTimeout(r, 50));
+    const lines = read().trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => [l.offset, l.reason]), [[res!.baseOffset + 1, 'TSDB_ERR_AVRO_FINGERPRINT'], [res!.baseOffset + 2, 'TSDB_ERR_AVRO_FINGERPRINT'], [res!.baseOffset + 3, 'TSDB_ERR_WRITE_INVALID'], [res!.baseOffset + 4, 'TSDB_ERR_WRITE_INVALID']]);
+    assert.equal(Buffer.from(lines[0].value, 'base64').toString(), 'garbage');
+    assert.match(lines[2].message, /point 1: value NaN is not finite/);
     const names = await node.app.inject({ url: '/api/v1/tags/__name__/values' });
     assert.deepEqual(names.json().values, ['sa_m']);
   });

@@ -5,7 +5,7 @@ import { configTableMarkdown } from '../../src/common/config-table.js';
 
 const root = new URL('../../../', import.meta.url);
 
-it('README configuration table matches the options table (regenerate: node -e "import(\'./dist/src/common/config-table.js\').then(m=>console.log(m.configTableMarkdown()))")', () => {
+it('README configuration table matches the options table (regenerate: npm run build && node scripts/update-readme-config.mjs)', () => {
   const readme = readFileSync(new URL('README.md', root), 'utf8');
   assert.ok(readme.includes(configTableMarkdown()), 'README.md configuration table is stale');
 });

@@ -1,7 +1,9 @@
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { TsdbError, asTsdbError } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
-import type { AppendBatch, AppendResult, ConsumeOptions, LogConsumer, LogRecord, PartitionedLog, PartitionOffsets, ReadOptions } from '../types.js';
+import type { AppendBatch, AppendResult, ConsumeOptions, DeadLetter, LogConsumer, LogRecord, PartitionedLog, PartitionOffsets, ReadOptions } from '../types.js';
 import { describeError } from './fs-util.js';
 import type { AppendItem } from './group-commit-writer.js';
 import { checkOrWriteMeta, lockLogDir } from './log-dir.js';
@@ -246,6 +248,21 @@ class EmbeddedLogImpl implements EmbeddedLog {
       this.logger.warn({ partition: p, err: describeError(e) }, 'retention failed');
       return 0;
     }
+  }
+
+  /** Dead letters go to `<dir>/dead-letters/p-<partition>.ndjson`, one JSON object per line (docs/format/segment-log.md). */
+  async deadLetter(entries: DeadLetter[]): Promise<void> {
+    this.checkOpen('set records aside');
+    const dir = join(this.dir, 'dead-letters');
+    await mkdir(dir, { recursive: true });
+    const byPartition = new Map<number, string[]>();
+    for (const e of entries) {
+      const line = JSON.stringify({ offset: e.offset, reason: e.reason, message: e.message, time: this.clock.now(), value: e.value.toString('base64') });
+      const list = byPartition.get(e.partition) ?? [];
+      list.push(line);
+      byPartition.set(e.partition, list);
+    }
+    for (const [p, lines] of byPartition) await appendFile(join(dir, `p-${String(p).padStart(5, '0')}.ndjson`), lines.join('\n') + '\n');
   }
 
   async close(): Promise<void> {

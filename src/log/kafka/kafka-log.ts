@@ -22,7 +22,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, Kafka, Producer, RecordMetadata, logCreator } from 'kafkajs';
 import { TsdbError, asTsdbError, type ErrorCode } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
-import type { AppendBatch, AppendResult, ConsumeOptions, LogConsumer, LogRecord, PartitionedLog, PartitionOffsets, ReadOptions } from '../types.js';
+import type { AppendBatch, AppendResult, ConsumeOptions, DeadLetter, LogConsumer, LogRecord, PartitionedLog, PartitionOffsets, ReadOptions } from '../types.js';
 import { KafkaLogConsumer, toLogRecord } from './kafka-consumer.js';
 import { READ_COMMITTED, createInternalCluster, kafkaErrorKinds, type InternalCluster, type RawRecord } from './kafkajs-internals.js';
 
@@ -191,6 +191,20 @@ class KafkaLogImpl implements KafkaLog {
     }
   }
 
+  /** `<topic>.dlq`: one partition (dead letters are rare and read by people), same replication as the topic. */
+  private async ensureDeadLetterTopic(admin: Admin): Promise<void> {
+    if ((await admin.listTopics()).includes(this.deadLetterTopic) || this.opts.createTopic === false) return;
+    try {
+      await admin.createTopics({
+        waitForLeaders: true,
+        timeout: this.opts.requestTimeoutMs ?? 30_000,
+        topics: [{ topic: this.deadLetterTopic, numPartitions: 1, replicationFactor: this.replicationFactor, configEntries: [{ name: 'max.message.bytes', value: String(this.maxMessageBytes) }] }],
+      });
+    } catch (e) {
+      if (!kafkaErrorKinds(e).concat(((e as { errors?: { type?: string }[] }).errors ?? []).map((x) => x.type ?? '')).includes('TOPIC_ALREADY_EXISTS')) throw e;
+    }
+  }
+
   private async ensureTopic(admin: Admin): Promise<void> {
     const exists = async (): Promise<boolean> => (await admin.listTopics()).includes(this.topic);
     if (!(await exists())) {
@@ -226,6 +240,7 @@ class KafkaLogImpl implements KafkaLog {
         }
       }
     }
+    await this.ensureDeadLetterTopic(admin);
     const meta = await admin.fetchTopicMetadata({ topics: [this.topic] });
     const t = meta.topics.find((x) => x.name === this.topic);
     const have = t?.partitions.length ?? 0;
@@ -279,6 +294,33 @@ class KafkaLogImpl implements KafkaLog {
       .catch(() => undefined);
   }
 
+  get deadLetterTopic(): string {
+    return `${this.topic}.dlq`;
+  }
+
+  async deadLetter(entries: DeadLetter[]): Promise<void> {
+    if (entries.length === 0) return;
+    if (this.state !== 'open') throw new TsdbError('TSDB_ERR_LOG_CLOSED', `cannot set records aside (${this.where()}): the log is ${this.state}`);
+    const producerP = this.producer!;
+    const messages = entries.map((e) => ({
+      value: e.value,
+      headers: {
+        'v3-reason': e.reason,
+        'v3-message': e.message.slice(0, 4096),
+        'v3-source-topic': this.topic,
+        'v3-source-partition': String(e.partition),
+        'v3-source-offset': String(e.offset),
+      },
+    }));
+    try {
+      const producer = await producerP;
+      await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs ?? 30_000, topicMessages: [{ topic: this.deadLetterTopic, messages }] });
+    } catch (e) {
+      this.replaceProducer(producerP);
+      throw this.mapError(e, 'TSDB_ERR_LOG_UNAVAILABLE', `cannot set records aside (${this.where(`, ${entries.length} records to ${this.deadLetterTopic}`)})`);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.state !== 'open') return;
     this.state = 'closing';
@@ -327,7 +369,7 @@ class KafkaLogImpl implements KafkaLog {
         throw new TsdbError('TSDB_ERR_WRITE_TOO_LARGE', `cannot append records (${this.where(`, partition ${partition}, ${bytes} bytes`)}): over the topic's ${this.maxMessageBytes}-byte batch limit`);
       }
     }
-    const messages = batches.flatMap((b) => b.values.map((value) => ({ partition: b.partition, value })));
+    const messages = batches.flatMap((b) => b.values.map((value, i) => ({ partition: b.partition, value, key: b.keys?.[i] ?? null })));
     const producerP = this.producer!;
     let metadata: RecordMetadata[] = [];
     if (messages.length > 0) {
