@@ -1,38 +1,10 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { decodeBlock } from '../../src/codec/block.js';
-import { createClassicLevelStore } from '../../src/store/classic-level-store.js';
-import { PREFIX_BLOCK, PREFIX_SERIES, decodeBlockKey } from '../../src/store/row-keys.js';
 import { bits, postJson, query } from '../helpers/http-client.js';
+import { rawStoredPoints } from '../helpers/stored-points.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 import { startServer, waitReady, type ServerProcess } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
-
-/** Reads the store directly: every raw stored point, duplicates included, as "seriesKey@t" → value bits[]. */
-async function rawStoredPoints(dataDir: string): Promise<Map<string, string[]>> {
-  const store = createClassicLevelStore({ location: join(dataDir, 'store') });
-  await store.open();
-  const names = new Map<string, string>();
-  for await (const [k, v] of store.iterate({ gte: Buffer.from([PREFIX_SERIES]), lt: Buffer.from([PREFIX_SERIES + 1]) })) {
-    names.set(k.subarray(1, 7).toString('hex'), v.toString('utf8'));
-  }
-  const out = new Map<string, string[]>();
-  for await (const [k, v] of store.iterate({ gte: Buffer.from([PREFIX_BLOCK]), lt: Buffer.from([PREFIX_BLOCK + 1]) })) {
-    const key = decodeBlockKey(k);
-    const name = names.get(k.subarray(1, 7).toString('hex'));
-    assert.ok(name, `block of unknown series ${key.partition}/${key.seriesId}`);
-    const block = decodeBlock(v);
-    block.ts.forEach((t, i) => {
-      const id = `${name}@${t}`;
-      const list = out.get(id) ?? [];
-      list.push(bits(block.vs[i]!));
-      out.set(id, list);
-    });
-  }
-  await store.close();
-  return out;
-}
 
 describe('crash safety: kill -9 right after acknowledged writes loses and duplicates nothing', () => {
   const tmp = tempDir('crash');
