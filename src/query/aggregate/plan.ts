@@ -1,0 +1,133 @@
+/** The query plan: a validated query reduced to the window geometry and the function the engine evaluates. */
+import { TsdbError } from '../../common/errors.js';
+import { AGG_FNS, FILL_POLICIES, type AggFn, type AggregateLimits, type AggregateQuery, type FillPolicy } from './types.js';
+
+const TAG_KEY_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export const enum Kind {
+  Count,
+  Sum,
+  Min,
+  Max,
+  Avg,
+  First,
+  Last,
+  Stddev,
+  Percentile,
+  Increase,
+  Rate,
+}
+
+export interface Plan {
+  kind: Kind;
+  /** Percentile NN for `pNN`. */
+  pct: number;
+  start: number;
+  end: number;
+  /** Start of window 0 (floor(start/step)*step, or start without step). */
+  w0: number;
+  /** Window length; `end - start` without step (there is then exactly one window). */
+  len: number;
+  /** Number of windows. */
+  nW: number;
+  /** Seconds `rate` divides by: step, or the range without step. */
+  rateDiv: number;
+  fill: FillPolicy;
+}
+
+/** `floor(t/step)*step`, exactly, with a true floor for negative t (integer remainders never round). */
+export function windowStart(t: number, step: number): number {
+  const r = t % step;
+  return r < 0 ? t - r - step : t - r;
+}
+
+function kindOf(fn: AggFn): Kind {
+  switch (fn) {
+    case 'count':
+      return Kind.Count;
+    case 'sum':
+      return Kind.Sum;
+    case 'min':
+      return Kind.Min;
+    case 'max':
+      return Kind.Max;
+    case 'avg':
+      return Kind.Avg;
+    case 'first':
+      return Kind.First;
+    case 'last':
+      return Kind.Last;
+    case 'stddev':
+      return Kind.Stddev;
+    case 'increase':
+      return Kind.Increase;
+    case 'rate':
+      return Kind.Rate;
+    default:
+      return Kind.Percentile;
+  }
+}
+
+export function plan(q: AggregateQuery, limits: AggregateLimits): Plan {
+  if (!(AGG_FNS as readonly string[]).includes(q.fn)) {
+    throw new TsdbError('TSDB_ERR_QUERY_INVALID', `cannot run query (fn=${JSON.stringify(q.fn)}): unknown function; expected one of ${AGG_FNS.join(' ')}`, {
+      details: [{ field: 'fn', reason: `expected one of ${AGG_FNS.join(' ')}` }],
+    });
+  }
+  const fill = q.fill ?? 'none';
+  if (!(FILL_POLICIES as readonly string[]).includes(fill)) {
+    throw new TsdbError('TSDB_ERR_QUERY_INVALID', `cannot run query (fill=${JSON.stringify(fill)}): unknown fill policy; expected one of ${FILL_POLICIES.join(' ')}`, {
+      details: [{ field: 'fill', reason: `expected one of ${FILL_POLICIES.join(' ')}` }],
+    });
+  }
+  const { start, end, step } = q;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end <= start) {
+    throw new TsdbError('TSDB_ERR_QUERY_RANGE', `cannot run query (start ${start}, end ${end}): start and end must be integer milliseconds with end > start (ranges are [start, end))`, {
+      details: [{ field: Number.isSafeInteger(start) ? 'end' : 'start', reason: 'must be integer milliseconds, end greater than start' }],
+    });
+  }
+  if (step !== undefined && (!Number.isSafeInteger(step) || step < 1)) {
+    throw new TsdbError('TSDB_ERR_QUERY_INVALID', `cannot run query (step ${step}): step must be a positive integer number of milliseconds`, {
+      details: [{ field: 'step', reason: 'must be a positive integer number of milliseconds' }],
+    });
+  }
+  if (q.by !== undefined) {
+    for (const k of q.by) {
+      if (typeof k !== 'string' || !TAG_KEY_RE.test(k)) {
+        throw new TsdbError('TSDB_ERR_QUERY_INVALID', `cannot run query (by key ${JSON.stringify(k)}): not a tag key ([a-zA-Z_][a-zA-Z0-9_]* or __name__)`, {
+          details: [{ field: 'by', reason: `${JSON.stringify(k)} is not a tag key` }],
+        });
+      }
+    }
+  }
+  let w0 = start;
+  let len = end - start;
+  let nW = 1;
+  if (step !== undefined) {
+    w0 = windowStart(start, step);
+    const wLast = windowStart(end - 1, step);
+    if (!Number.isSafeInteger(w0) || !Number.isSafeInteger(wLast + step)) {
+      throw new TsdbError('TSDB_ERR_QUERY_INVALID', `cannot run query (start ${start}, end ${end}, step ${step} ms): the windows reach beyond ±2^53 ms; use a smaller step`, {
+        details: [{ field: 'step', reason: 'windows reach beyond the representable time range' }],
+      });
+    }
+    len = step;
+    nW = (wLast - w0) / step + 1;
+  }
+  if (nW > limits.maxWindows) {
+    throw new TsdbError('TSDB_ERR_QUERY_LIMIT', `cannot run query (start ${start}, end ${end}, step ${step} ms: ${nW} windows): over the limit of ${limits.maxWindows} windows per series; use a larger step or a shorter range`, {
+      details: [{ field: 'step', reason: `${nW} windows, over the limit of ${limits.maxWindows}` }],
+    });
+  }
+  return {
+    kind: kindOf(q.fn),
+    pct: q.fn.startsWith('p') ? Number(q.fn.slice(1)) : 0,
+    start,
+    end,
+    w0,
+    len,
+    nW,
+    rateDiv: len / 1000,
+    fill,
+  };
+}
