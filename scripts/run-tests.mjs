@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner.
-// Usage: node scripts/run-tests.mjs [filter-substring ...]
+// Runs every compiled test file (dist/test/**/*.test.js) with node's test runner, two files at a time.
+// Files named *.serial.test.js disturb shared infrastructure (e.g. restart the Kafka broker), so they run afterwards,
+// one at a time. Usage: node scripts/run-tests.mjs [filter-substring ...]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -25,10 +26,14 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  cwd: root,
-});
+const serial = files.filter((f) => f.endsWith('.serial.test.js'));
+const parallel = files.filter((f) => !f.endsWith('.serial.test.js'));
+const run = (list, concurrency) =>
+  list.length === 0
+    ? 0
+    : (spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list], { stdio: 'inherit', cwd: root }).status ?? 1);
+const status = run(parallel, 2) || 0;
+const serialStatus = run(serial, 1);
 // A broker the tests started (test/helpers/kafka-broker.ts) is stopped; one started by hand is left running.
 spawnSync(process.execPath, [join(root, 'scripts', 'kafka.mjs'), 'stop', '--if-started-by', 'tests'], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+process.exit(status || serialStatus);

@@ -9,7 +9,7 @@ import type { Point } from '../common/point.js';
 import { canonicalSeriesKey, parseSeriesKey } from '../common/series-key.js';
 import type { LogRecord } from '../log/types.js';
 import type { PointColumns } from '../store/read-model.js';
-import { blockKey, blockRange, decodeState, encodeState, seriesIdOf, seriesKey, seriesRange, stateKey } from '../store/row-keys.js';
+import { blockKey, blockRange, decodeBlockKey, decodeState, encodeState, seriesIdOf, seriesKey, seriesRange, stateKey } from '../store/row-keys.js';
 import { SeriesIndex } from '../store/series-index.js';
 import type { BatchOp, KvStore } from '../store/types.js';
 import { Head } from './head.js';
@@ -89,6 +89,8 @@ export class PartitionState {
       }
     }
     this.persistedSeries = this.index.size;
+    this.lastT = new Array<number>(this.index.size).fill(Number.NEGATIVE_INFINITY);
+    this.lastV = new Array<number>(this.index.size).fill(0);
     this.metrics.appliedOffset.set(this.label, this.nextOffset);
     this.metrics.headSeries.set(this.label, this.index.size);
   }
@@ -142,8 +144,20 @@ export class PartitionState {
         for (let i = 0; i < batch.length; i++) {
           const p = batch[i]!;
           let id = ids[i]!;
-          if (typeof id === 'string') id = this.index.idOf(id) ?? this.index.add(this.index.size, id, p.metric, p.tags).id;
+          if (typeof id === 'string') {
+            const known = this.index.idOf(id);
+            if (known === undefined) {
+              id = this.index.add(this.index.size, id, p.metric, p.tags).id;
+              this.lastT.push(Number.NEGATIVE_INFINITY);
+              this.lastV.push(0);
+            } else id = known;
+          }
           this.active.append(id, p.timestamp, p.value);
+          // Last-value index: the newest timestamp wins; at an equal timestamp the later write wins.
+          if (p.timestamp >= this.lastT[id]!) {
+            this.lastT[id] = p.timestamp;
+            this.lastV[id] = p.value;
+          }
         }
         points += batch.length;
       }
@@ -251,6 +265,45 @@ export class PartitionState {
     if (frozen) runs.push(frozen);
     runs.push(active);
     return mergeLogOrdered(runs, start, end);
+  }
+
+  /** Last point per series among points applied since this process started (dense by series id). */
+  private lastT: number[] = [];
+  private lastV: number[] = [];
+  /** Last point per series in the store, read once per series on demand (null: nothing stored). */
+  private readonly storedLast = new Map<number, { t: number; v: number } | null>();
+
+  /**
+   * The newest point of a series: from the in-memory last-value index, or, for series not written since start,
+   * from the newest stored window (read once, then remembered). Points applied since start are later in log order
+   * than anything stored before, so on an equal timestamp the in-memory one wins.
+   */
+  async lastPoint(seriesId: number): Promise<{ t: number; v: number } | undefined> {
+    let stored = this.storedLast.get(seriesId);
+    if (stored === undefined) {
+      stored = await this.readStoredLast(seriesId);
+      this.storedLast.set(seriesId, stored);
+    }
+    const t = this.lastT[seriesId] ?? Number.NEGATIVE_INFINITY;
+    if (t !== Number.NEGATIVE_INFINITY && (stored === null || t >= stored.t)) return { t, v: this.lastV[seriesId]! };
+    return stored ?? undefined;
+  }
+
+  private async readStoredLast(seriesId: number): Promise<{ t: number; v: number } | null> {
+    const range = blockRange(this.partition, seriesId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const runs: PointColumns[] = [];
+    let window: number | undefined;
+    for await (const [k, v] of this.store.iterate({ ...range, reverse: true })) {
+      const w = decodeBlockKey(k).windowStart;
+      if (window !== undefined && w !== window) break;
+      window = w;
+      const block = decodeBlock(v);
+      runs.unshift({ ts: block.ts, vs: block.vs }); // reverse scan: restore flush (log) order
+    }
+    if (runs.length === 0) return null;
+    const merged = mergeLogOrdered(runs, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    const n = merged.ts.length - 1;
+    return { t: merged.ts[n]!, v: merged.vs[n]! };
   }
 
   /** Per record: a known series id, or the canonical key of a series the record creates. */
