@@ -78,7 +78,15 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
       limits: { maxSeries: config.maxQuerySeries, maxPoints: config.maxQueryPoints, afterTimeoutMs: config.readyTimeout },
       logger,
     });
-    await app.register(queryRoutes, { service: queryService, metrics });
+    await app.register(queryRoutes, {
+      service: queryService,
+      metrics,
+      logger,
+      timeoutMs: config.queryTimeout,
+      bufferBytes: config.queryBufferBytes,
+      queryCacheBytes: config.queryCacheBytes,
+      metadataCacheBytes: config.metadataCacheBytes,
+    });
   }
 
   const statusSchema = { response: { 200: { type: 'object', properties: { status: { type: 'string' } } }, 503: { type: 'object', properties: { status: { type: 'string' }, replaying: { type: 'array', items: { type: 'integer' } } } } } };

@@ -29,6 +29,7 @@ export const CATALOGUE = {
   TSDB_ERR_QUERY_RANGE: { status: 400, retriable: false, summary: 'the time range is invalid' },
   TSDB_ERR_QUERY_LIMIT: { status: 422, retriable: false, summary: 'the query exceeds a limit' },
   TSDB_ERR_QUERY_TIMEOUT: { status: 503, retriable: true, summary: 'the query or its wait timed out' },
+  TSDB_ERR_QUERY_CANCELLED: { status: 499, retriable: true, summary: 'the client closed the connection; the query was stopped' },
   TSDB_ERR_HTTP_BAD_REQUEST: { status: 400, retriable: false, summary: 'the request does not match the route schema' },
   TSDB_ERR_HTTP_NOT_FOUND: { status: 404, retriable: false, summary: 'no such route' },
   TSDB_ERR_LOG_UNAVAILABLE: { status: 503, retriable: true, summary: 'the log cannot take writes right now' },

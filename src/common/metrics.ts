@@ -28,6 +28,11 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     queries: new Counter({ name: 'tsdb_query_requests_total', help: 'query requests by endpoint and outcome', labelNames: ['endpoint', 'outcome'] as const, registers: r }),
     queryLatency: new Histogram({ name: 'tsdb_query_duration_seconds', help: 'query latency', labelNames: ['endpoint'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: r }),
     queryPoints: new Counter({ name: 'tsdb_query_points_returned_total', help: 'points returned by queries', registers: r }),
+    queryCancellations: new Counter({ name: 'tsdb_query_cancellations_total', help: 'queries stopped before they finished, by endpoint and reason (disconnect, timeout)', labelNames: ['endpoint', 'reason'] as const, registers: r }),
+    queryStreamed: new Counter({ name: 'tsdb_query_streamed_total', help: 'raw answers streamed (larger than --query-buffer-bytes), by outcome (complete, truncated)', labelNames: ['outcome'] as const, registers: r }),
+    queryCacheRequests: new Counter({ name: 'tsdb_query_cache_requests_total', help: 'cache look-ups by cache (query, metadata) and result (hit, miss)', labelNames: ['cache', 'result'] as const, registers: r }),
+    queryCacheBytes: new Gauge({ name: 'tsdb_query_cache_bytes', help: 'bytes held by each cache', labelNames: ['cache'] as const, registers: r }),
+    queryCacheEntries: new Gauge({ name: 'tsdb_query_cache_entries', help: 'entries held by each cache', labelNames: ['cache'] as const, registers: r }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Matcher, PartitionReader, PointColumns, SeriesInfo } from '../store/read-model.js';
+import { raceSignal } from './query-guard.js';
 
 export interface QueryLimits {
   maxSeries: number;
@@ -15,6 +16,8 @@ export interface RawQuery {
   limit?: number;
   /** Write token offsets to wait for. */
   after?: Record<number, number>;
+  /** Aborts the query (timeout, client gone); checked between series reads. */
+  signal?: AbortSignal;
 }
 
 export interface SeriesPoints {
@@ -28,14 +31,58 @@ export interface QueryAnswer<T> {
   missing: number[];
 }
 
-export interface QueryService {
-  /** Matching series (sorted by series key) with their points in [start, end). */
-  raw(q: RawQuery): Promise<QueryAnswer<SeriesPoints[]>>;
-  series(matchers: Matcher[], range?: { start: number; end: number }): Promise<QueryAnswer<SeriesInfo[]>>;
-  tagKeys(): QueryAnswer<string[]>;
-  tagValues(key: string): QueryAnswer<string[]>;
-  last(matchers: Matcher[]): Promise<QueryAnswer<SeriesPoints[]>>;
+export interface PlanRequest {
+  /** Absent: no selection (metadata over whole partitions); `[]` selects every series. */
+  matchers?: Matcher[];
+  /** Keep the first `limit` series (by series key). */
+  limit?: number;
+  after?: Record<number, number>;
+  signal?: AbortSignal;
 }
+
+/**
+ * What a request will read, decided before any point is read: the matching series of the ready partitions, and the
+ * applied offset of every partition the answer depends on. With a selection that is exactly the partitions holding a
+ * selected series — a write elsewhere cannot change the answer unless it creates a matching series, which changes
+ * the selection itself. Without one it is every ready partition. (Cache keys are built from this.)
+ */
+export interface QueryPlan {
+  /** Sorted by series key, limit applied; undefined when the request had no selection. */
+  series: SeriesInfo[] | undefined;
+  /** Ready partitions, ascending. */
+  ready: number[];
+  partial: boolean;
+  missing: number[];
+  offsets: Map<number, number>;
+}
+
+export interface TimeRange {
+  start: number;
+  end: number;
+}
+
+export interface QueryService {
+  /** Waits for `after`, then selects series (max-series limit) and records the offsets the answer depends on. */
+  plan(req: PlanRequest): Promise<QueryPlan>;
+  /**
+   * The planned series' points in [start, end), one series at a time in plan order (series without points are
+   * skipped). Enforces the max-points limit and checks the signal before and after every series read.
+   */
+  read(plan: QueryPlan, start: number, end: number, signal?: AbortSignal): AsyncGenerator<SeriesPoints, void, undefined>;
+  /** True while every partition of the plan is still at the offset it was planned at. */
+  unchanged(plan: QueryPlan): boolean;
+  /** Matching series (sorted by series key) with their points in [start, end): plan + read, collected. */
+  raw(q: RawQuery): Promise<QueryAnswer<SeriesPoints[]>>;
+  /** The plan's series, only those with a point in `range` when given. */
+  series(plan: QueryPlan, range?: TimeRange, signal?: AbortSignal): Promise<SeriesInfo[]>;
+  /** Tag keys (without `__name__`) of the plan's series (all series without a selection), sorted. */
+  tagKeys(plan: QueryPlan, range?: TimeRange, signal?: AbortSignal): Promise<string[]>;
+  /** Values of one tag key (`__name__`: metric names) over the plan's series, sorted. */
+  tagValues(plan: QueryPlan, key: string, range?: TimeRange, signal?: AbortSignal): Promise<string[]>;
+  last(matchers: Matcher[], signal?: AbortSignal, after?: Record<number, number>): Promise<QueryAnswer<SeriesPoints[]>>;
+}
+
+const ALL_TIME: TimeRange = { start: Number.MIN_SAFE_INTEGER, end: Number.MAX_SAFE_INTEGER };
 
 /**
  * Plans a query over every partition: series come from each partition's index, points from head + blocks.
@@ -68,11 +115,30 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   };
 
-  const readAll = async (series: SeriesInfo[], start: number, end: number): Promise<SeriesPoints[]> => {
-    const out: SeriesPoints[] = [];
+  const plan = async (req: PlanRequest): Promise<QueryPlan> => {
+    req.signal?.throwIfAborted();
+    if (req.after) await raceSignal(reader.waitForOffsets(req.after, limits.afterTimeoutMs), req.signal);
+    const { ready, missing } = coverage();
+    let series: SeriesInfo[] | undefined;
+    const offsets = new Map<number, number>();
+    if (req.matchers) {
+      series = select(req.matchers, ready);
+      if (req.limit !== undefined) series = series.slice(0, req.limit);
+      for (const s of series) if (!offsets.has(s.partition)) offsets.set(s.partition, reader.nextOffset(s.partition));
+    } else {
+      for (const p of ready) offsets.set(p, reader.nextOffset(p));
+    }
+    return { series, ready, partial: missing.length > 0, missing, offsets };
+  };
+
+  const planSeries = (p: QueryPlan): SeriesInfo[] => p.series ?? select([], p.ready);
+
+  async function* read(p: QueryPlan, start: number, end: number, signal?: AbortSignal): AsyncGenerator<SeriesPoints, void, undefined> {
     let total = 0;
-    for (const s of series) {
+    for (const s of planSeries(p)) {
+      signal?.throwIfAborted();
       const points = await reader.readSeries(s.partition, s.id, start, end);
+      signal?.throwIfAborted();
       if (points.ts.length === 0) continue;
       total += points.ts.length;
       if (total > limits.maxPoints) {
@@ -80,50 +146,81 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
           details: [{ field: 'end', reason: `the range holds more than ${limits.maxPoints} points` }],
         });
       }
-      out.push({ series: s, points });
+      yield { series: s, points };
     }
+  }
+
+  const hasPoints = async (s: SeriesInfo, range: TimeRange, signal: AbortSignal | undefined): Promise<boolean> => {
+    signal?.throwIfAborted();
+    const n = (await reader.readSeries(s.partition, s.id, range.start, range.end)).ts.length;
+    signal?.throwIfAborted();
+    return n > 0;
+  };
+
+  const collect = async (p: QueryPlan, start: number, end: number, signal?: AbortSignal): Promise<SeriesPoints[]> => {
+    const out: SeriesPoints[] = [];
+    for await (const sp of read(p, start, end, signal)) out.push(sp);
     return out;
   };
 
   return {
-    async raw(q) {
-      if (q.after) await reader.waitForOffsets(q.after, limits.afterTimeoutMs);
-      const { ready, missing } = coverage();
-      let series = select(q.matchers, ready);
-      if (q.limit !== undefined) series = series.slice(0, q.limit);
-      const result = await readAll(series, q.start, q.end);
-      return { result, partial: missing.length > 0, missing };
-    },
-    async series(matchers, range) {
-      const { ready, missing } = coverage();
-      let result = select(matchers, ready);
-      if (range) {
-        const kept: SeriesInfo[] = [];
-        for (const s of result) if ((await reader.readSeries(s.partition, s.id, range.start, range.end)).ts.length > 0) kept.push(s);
-        result = kept;
+    plan,
+    read,
+    unchanged(p) {
+      for (const [partition, offset] of p.offsets) {
+        if (!reader.isReady(partition) || reader.nextOffset(partition) !== offset) return false;
       }
-      return { result, partial: missing.length > 0, missing };
+      return true;
     },
-    tagKeys() {
-      const { ready, missing } = coverage();
+    async raw(q) {
+      const p = await plan({ matchers: q.matchers, limit: q.limit, after: q.after, signal: q.signal });
+      const result = await collect(p, q.start, q.end, q.signal);
+      return { result, partial: p.partial, missing: p.missing };
+    },
+    async series(p, range, signal) {
+      const all = planSeries(p);
+      if (!range) return all;
+      const kept: SeriesInfo[] = [];
+      for (const s of all) if (await hasPoints(s, range, signal)) kept.push(s);
+      return kept;
+    },
+    async tagKeys(p, range, signal) {
       const keys = new Set<string>();
-      for (const p of ready) for (const k of reader.tagKeys(p)) keys.add(k);
-      return { result: [...keys].sort(), partial: missing.length > 0, missing };
+      if (!p.series && !range) {
+        for (const part of p.ready) for (const k of reader.tagKeys(part)) keys.add(k);
+      } else {
+        for (const s of planSeries(p)) {
+          const own = Object.keys(s.tags);
+          // A series adds nothing when all its keys are known already: skip reading it.
+          if (own.every((k) => keys.has(k))) continue;
+          if (range && !(await hasPoints(s, range, signal))) continue;
+          for (const k of own) keys.add(k);
+        }
+      }
+      return [...keys].sort();
     },
-    tagValues(key) {
-      const { ready, missing } = coverage();
+    async tagValues(p, key, range, signal) {
       const values = new Set<string>();
-      for (const p of ready) for (const v of key === '__name__' ? reader.tagValues(p, '__name__') : reader.tagValues(p, key)) values.add(v);
-      return { result: [...values].sort(), partial: missing.length > 0, missing };
+      if (!p.series && !range) {
+        for (const part of p.ready) for (const v of reader.tagValues(part, key)) values.add(v);
+      } else {
+        for (const s of planSeries(p)) {
+          const v = key === '__name__' ? s.metric : Object.hasOwn(s.tags, key) ? s.tags[key] : undefined;
+          if (v === undefined || values.has(v)) continue;
+          if (range && !(await hasPoints(s, range, signal))) continue;
+          values.add(v);
+        }
+      }
+      return [...values].sort();
     },
-    async last(matchers) {
-      const { ready, missing } = coverage();
-      const all = await readAll(select(matchers, ready), Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    async last(matchers, signal, after) {
+      const p = await plan({ matchers, after, signal });
+      const all = await collect(p, ALL_TIME.start, ALL_TIME.end, signal);
       const result = all.map(({ series, points }) => {
         const n = points.ts.length - 1;
         return { series, points: { ts: [points.ts[n]!], vs: [points.vs[n]!] } };
       });
-      return { result, partial: missing.length > 0, missing };
+      return { result, partial: p.partial, missing: p.missing };
     },
   };
 }

@@ -3,6 +3,11 @@
  * Deliberately naive and written straight from API.md (plus the decisions in docs/query-semantics.md): list every
  * window, list every group, and for each (group, window) filter all the group's points and compute the value from
  * scratch. Shares nothing with src/query/aggregate but the types. Quadratic; only for small inputs.
+ *
+ * Percentiles are always exact here. referenceAggregateWithBounds also says, per output point, how far the engine
+ * may be from that exact value: a window with more than `exactPercentileMax` values may be answered by a sketch
+ * within `alpha`·|v| (docs/query-semantics.md), and fill carries that bound along (previous copies it, linear
+ * interpolates it); every other point must be exact (bound 0).
  */
 import type { AggFn, AggregatedSeries, FillPolicy } from '../../src/query/aggregate/index.js';
 import type { SeriesPoints } from '../../src/query/query-service.js';
@@ -50,6 +55,13 @@ function increaseOf(pts: Pt[]): number {
     total += cur - prev >= 0 ? cur - prev : cur;
   }
   return total;
+}
+
+export interface SketchRule {
+  /** Windows with more values than this may be sketched. */
+  exactPercentileMax: number;
+  /** Relative error a sketched percentile may have. */
+  alpha: number;
 }
 
 /** Value of fn over the points of one group in one window; undefined = no value. */
@@ -100,21 +112,32 @@ function valueOf(fn: AggFn, pts: Pt[], seconds: number): number | undefined {
   }
 }
 
-function fill(policy: FillPolicy, wins: Win[], vals: Array<number | undefined>): Array<[number, number | null]> {
+/** Fills the windows; bounds (parallel to the output) receive each point's allowed error. */
+function fill(policy: FillPolicy, wins: Win[], vals: Array<number | undefined>, errs: number[], bounds: number[]): Array<[number, number | null]> {
   const out: Array<[number, number | null]> = [];
   let prev: number | undefined;
+  let prevErr = 0;
   for (let i = 0; i < wins.length; i++) {
     const stamp = wins[i]!.stamp;
     const v = vals[i];
     if (v !== undefined) {
       out.push([stamp, v]);
+      bounds.push(errs[i]!);
       prev = v;
+      prevErr = errs[i]!;
       continue;
     }
-    if (policy === 'null') out.push([stamp, null]);
-    else if (policy === 'zero') out.push([stamp, 0]);
-    else if (policy === 'previous') {
-      if (prev !== undefined) out.push([stamp, prev]);
+    if (policy === 'null') {
+      out.push([stamp, null]);
+      bounds.push(0);
+    } else if (policy === 'zero') {
+      out.push([stamp, 0]);
+      bounds.push(0);
+    } else if (policy === 'previous') {
+      if (prev !== undefined) {
+        out.push([stamp, prev]);
+        bounds.push(prevErr);
+      }
     } else if (policy === 'linear') {
       let a = i - 1;
       while (a >= 0 && vals[a] === undefined) a--;
@@ -125,7 +148,9 @@ function fill(policy: FillPolicy, wins: Win[], vals: Array<number | undefined>):
         const tb = wins[b]!.stamp;
         const va = vals[a]!;
         const vb = vals[b]!;
-        out.push([stamp, va + (vb - va) * ((stamp - ta) / (tb - ta))]);
+        const f = (stamp - ta) / (tb - ta);
+        out.push([stamp, va + (vb - va) * f]);
+        bounds.push((1 - f) * errs[a]! + f * errs[b]!);
       }
     }
   }
@@ -139,6 +164,15 @@ function tagString(tags: Record<string, string>): string {
 }
 
 export function referenceAggregate(input: SeriesPoints[], q: ReferenceQuery): AggregatedSeries[] {
+  return referenceAggregateWithBounds(input, q, { exactPercentileMax: Infinity, alpha: 0 }).map(({ metric, tags, points }) => ({ metric, tags, points }));
+}
+
+/** The exact answer, plus per output point the error the engine may make (bounds[i] for points[i]). */
+export function referenceAggregateWithBounds(
+  input: SeriesPoints[],
+  q: ReferenceQuery,
+  rule: SketchRule,
+): Array<AggregatedSeries & { bounds: number[]; sketchedWindows: number }> {
   const wins = windowsOf(q);
   const seconds = (q.step ?? q.end - q.start) / 1000;
   const groups = new Map<string, number[]>();
@@ -150,7 +184,8 @@ export function referenceAggregate(input: SeriesPoints[], q: ReferenceQuery): Ag
     groups.set(gk, [...(groups.get(gk) ?? []), i]);
   });
 
-  const out: AggregatedSeries[] = [];
+  const out: Array<AggregatedSeries & { bounds: number[]; sketchedWindows: number }> = [];
+  const isPercentile = /^p\d+$/.test(q.fn);
   for (const members of groups.values()) {
     const pts: Pt[] = [];
     for (const i of members) {
@@ -161,8 +196,12 @@ export function referenceAggregate(input: SeriesPoints[], q: ReferenceQuery): Ag
       }
     }
     if (pts.length === 0) continue;
-    const vals = wins.map((w) => valueOf(q.fn, pts.filter((p) => p.t >= w.lo && p.t < w.hi), seconds));
-    const points = fill(q.fill ?? 'none', wins, vals);
+    const inWin = wins.map((w) => pts.filter((p) => p.t >= w.lo && p.t < w.hi));
+    const vals = inWin.map((wp) => valueOf(q.fn, wp, seconds));
+    const sketched = inWin.map((wp) => isPercentile && wp.length > rule.exactPercentileMax);
+    const errs = vals.map((v, i) => (v !== undefined && sketched[i] ? rule.alpha * Math.abs(v) : 0));
+    const bounds: number[] = [];
+    const points = fill(q.fill ?? 'none', wins, vals, errs, bounds);
     if (points.length === 0) continue;
 
     const first = input[members[0]!]!.series;
@@ -174,7 +213,7 @@ export function referenceAggregate(input: SeriesPoints[], q: ReferenceQuery): Ag
       tags = {};
       for (const k of q.by) if (k !== '__name__' && Object.hasOwn(first.tags, k)) tags[k] = first.tags[k]!;
     }
-    out.push({ metric, tags, points });
+    out.push({ metric, tags, points, bounds, sketchedWindows: sketched.filter(Boolean).length });
   }
   return out.sort((a, b) => {
     if (a.metric !== b.metric) return a.metric < b.metric ? -1 : 1;

@@ -1,11 +1,24 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalSeriesKey } from '../../src/common/series-key.js';
-import { AGG_FNS, FILL_POLICIES, aggregate, parseBy, parseFill, parseFn, parseStep, windowStart } from '../../src/query/aggregate/index.js';
+import {
+  AGG_FNS,
+  DDSketch,
+  DEFAULT_AGGREGATE_LIMITS,
+  DEFAULT_EXACT_PERCENTILE_MAX,
+  FILL_POLICIES,
+  PERCENTILE_SKETCH_ALPHA,
+  aggregate,
+  parseBy,
+  parseFill,
+  parseFn,
+  parseStep,
+  windowStart,
+} from '../../src/query/aggregate/index.js';
 import type { AggFn, AggregateQuery, AggregatedSeries, FillPolicy } from '../../src/query/aggregate/index.js';
 import { strategy } from '../../src/query/aggregate/aggregate.js';
 import type { SeriesPoints } from '../../src/query/query-service.js';
-import { referenceAggregate } from '../helpers/reference-aggregate.js';
+import { referenceAggregateWithBounds } from '../helpers/reference-aggregate.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -23,9 +36,11 @@ const INEXACT: ReadonlySet<AggFn> = new Set<AggFn>(['sum', 'avg', 'stddev', 'rat
 
 /**
  * Deep equality of two answers. Numbers compare exactly (=== , so 0 equals -0) except where summation order may
- * differ (INEXACT fns, and fill=linear which interpolates between such values): there |a-b| <= 1e-9 * max(1,|a|,|b|).
+ * differ (INEXACT fns, and fill=linear which interpolates between such values): there |a-b| <= 1e-9 * max(1,|a|,|b|);
+ * and where the expected answer carries a bound (sketched percentiles, referenceAggregateWithBounds): there
+ * |a-b| <= bound (+ the 1e-9 slack when tolerant).
  */
-function assertSameAnswer(actual: AggregatedSeries[], expected: AggregatedSeries[], tolerant: boolean, ctx: () => string): void {
+function assertSameAnswer(actual: AggregatedSeries[], expected: Array<AggregatedSeries & { bounds?: number[] }>, tolerant: boolean, ctx: () => string): void {
   const fail = (why: string): never =>
     assert.fail(`${why}\n${ctx()}\nactual:   ${JSON.stringify(actual)}\nexpected: ${JSON.stringify(expected)}`);
   if (actual.length !== expected.length) fail(`series count ${actual.length} != ${expected.length}`);
@@ -43,8 +58,10 @@ function assertSameAnswer(actual: AggregatedSeries[], expected: AggregatedSeries
         if (av !== ev) fail(`series ${s} point ${i}: value ${av} != ${ev}`);
         continue;
       }
-      if (tolerant ? !(Math.abs(av - ev) <= 1e-9 * Math.max(1, Math.abs(av), Math.abs(ev))) : av !== ev) {
-        fail(`series ${s} point ${i}: value ${av} != ${ev}`);
+      const bound = e.bounds?.[i] ?? 0;
+      const slack = tolerant ? 1e-9 * Math.max(1, Math.abs(av), Math.abs(ev)) : 0;
+      if (bound > 0 || tolerant ? !(Math.abs(av - ev) <= bound + slack) : av !== ev) {
+        fail(`series ${s} point ${i}: value ${av} != ${ev}${bound > 0 ? ` (allowed error ${bound}: sketched percentile)` : ''}`);
       }
     }
   }
@@ -140,6 +157,67 @@ describe('aggregate: functions', () => {
     const twenty = series('m', {}, Array.from({ length: 20 }, (_, i) => [i, i + 1] as [number, number]));
     assert.equal(one('p95', twenty), 19);
     assert.equal(one('p50', twenty), 10);
+  });
+
+  it('percentiles are exact up to exactPercentileMax values per window, sketched (within alpha) above', () => {
+    const values = Array.from({ length: 10_001 }, (_, i) => 1 + ((i * 7919) % 10_001)); // 1..10001, shuffled
+    const sorted = [...values].sort((a, b) => a - b);
+    const sp = (n: number): SeriesPoints => series('m', {}, values.slice(0, n).map((v, i) => [i, v]));
+    const one = (fn: AggFn, s: SeriesPoints): number | null => pts(aggregate([s], { fn, start: 0, end: 1e6 }))[0]![1];
+    const sketch = (n: number): DDSketch => {
+      const sk = new DDSketch(PERCENTILE_SKETCH_ALPHA);
+      sk.addRange(values, 0, n);
+      return sk;
+    };
+    // the default threshold: 10,000 values exact, 10,001 sketched
+    assert.equal(DEFAULT_AGGREGATE_LIMITS.exactPercentileMax, 10_000);
+    const exact10k = [...values.slice(0, 10_000)].sort((a, b) => a - b);
+    for (const nn of [50, 90, 95, 99]) {
+      const fn = `p${nn}` as AggFn;
+      assert.equal(one(fn, sp(10_000)), exact10k[Math.ceil((nn * 10_000) / 100) - 1], `${fn} of 10,000 values is exact`);
+      const v = one(fn, sp(10_001))!;
+      const e = sorted[Math.ceil((nn * 10_001) / 100) - 1]!;
+      assert.equal(v, sketch(10_001).percentile(nn), `${fn} of 10,001 values comes from the sketch`);
+      assert.ok(Math.abs(v - e) <= PERCENTILE_SKETCH_ALPHA * e, `${fn}: ${v} within alpha of ${e}`);
+      assert.notEqual(v, e, `${fn}: the sketch's representative, not the exact value`);
+    }
+    // a lowered threshold, and every strategy (one series, dense, heap) gives the sketch's answer
+    const lim = (exactPercentileMax: number): typeof DEFAULT_AGGREGATE_LIMITS => ({ ...DEFAULT_AGGREGATE_LIMITS, exactPercentileMax });
+    assert.equal(pts(aggregate([sp(101)], { fn: 'p50', start: 0, end: 1e6 }, lim(101)))[0]![1], [...values.slice(0, 101)].sort((a, b) => a - b)[50]);
+    assert.equal(pts(aggregate([sp(101)], { fn: 'p50', start: 0, end: 1e6 }, lim(100)))[0]![1], sketch(101).percentile(50));
+    assert.equal(pts(aggregate([sp(101)], { fn: 'p50', start: 0, end: 1e6 }, lim(Infinity)))[0]![1], [...values.slice(0, 101)].sort((a, b) => a - b)[50]);
+    throwsCode(() => aggregate([sp(5)], { fn: 'p50', start: 0, end: 10 }, lim(-1)), 'TSDB_ERR_CONFIG_INVALID');
+    throwsCode(() => aggregate([sp(5)], { fn: 'p50', start: 0, end: 10 }, lim(1.5)), 'TSDB_ERR_CONFIG_INVALID');
+  });
+
+  it('a sketched window does not depend on how its values are split into series or partitions', () => {
+    const rnd = seededRandom('query-aggregate sketch split');
+    const n = 5000;
+    const vs = Array.from({ length: n }, () => Math.exp(rnd.next() * 10 - 3) * (rnd.next() < 0.2 ? -1 : 1));
+    const whole = aggregate([series('m', { h: 'x' }, vs.map((v, i) => [i, v]))], { fn: 'p99', start: 0, end: n, step: 1000, by: ['h'] }, { ...DEFAULT_AGGREGATE_LIMITS, exactPercentileMax: 10 });
+    // the same values spread over 7 series (round robin, distinct timestamps per series), grouped into one
+    const parts: Array<Array<[number, number]>> = Array.from({ length: 7 }, () => []);
+    vs.forEach((v, i) => parts[i % 7]!.push([i, v]));
+    const members = parts.map((p, j) => series('m', { h: 'x', part: String(j) }, p, j));
+    for (const multiSeries of ['auto', 'dense', 'heap'] as const) {
+      strategy.multiSeries = multiSeries;
+      try {
+        const split = aggregate(members, { fn: 'p99', start: 0, end: n, step: 1000, by: ['h'] }, { ...DEFAULT_AGGREGATE_LIMITS, exactPercentileMax: 10 });
+        assert.deepEqual(split, whole, multiSeries);
+      } finally {
+        strategy.multiSeries = 'auto';
+      }
+    }
+    // and it is what merging per-partition sketches of each window gives
+    for (const [k, [w, v]] of whole[0]!.points.entries()) {
+      const merged = new DDSketch(PERCENTILE_SKETCH_ALPHA);
+      for (const p of parts) {
+        const part = new DDSketch(PERCENTILE_SKETCH_ALPHA);
+        for (const [t, x] of p) if (t >= w && t < w + 1000) part.add(x);
+        merged.merge(DDSketch.decode(part.encode())); // as shipped between nodes
+      }
+      assert.equal(v, merged.percentile(99), `window ${k}`);
+    }
   });
 
   it('increase adds drops as counter resets; rate divides by step or range in seconds', () => {
@@ -294,124 +372,182 @@ describe('parseStep / parseBy / parseFn / parseFill', () => {
 // differential: engine vs. reference on seeded random data
 
 const CASES = Number(process.env.AGG_CASES ?? 3000);
+const PCT_CASES = Number(process.env.AGG_PCT_CASES ?? 5000);
+const PERCENTILE_FNS: readonly AggFn[] = ['p50', 'p90', 'p95', 'p99'];
 
-describe('aggregate: differential against the reference implementation', () => {
-  it(`agrees on ${CASES} random cases`, () => {
-    const rnd = seededRandom('query-aggregate differential');
-    const { int, next } = rnd;
-    const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)]!;
-    const METRICS = ['cpu', 'cpu_x', 'mem'];
-    const TAGS: Record<string, string[]> = { host: ['a', 'b', 'c'], dc: ['eu', 'us'], env: ['prod'] };
-    const BYS: Array<string[] | undefined> = [undefined, undefined, ['host'], ['host', 'dc'], ['dc', 'host'], ['zone'], ['__name__'], ['env', '__name__'], []];
+interface DifferentialOptions {
+  /** The run's name (seed line). */
+  name: string;
+  cases: number;
+  /** fn and fill of case c. */
+  query: (c: number, pick: <T>(xs: readonly T[]) => T) => { fn: AggFn; fill: FillPolicy };
+  /** Points per series: few (up to 40) or many (up to 400, so windows hold hundreds of values). */
+  maxPoints: number;
+  /** Value distributions to draw from (indexes into randomValues' modes). */
+  valueModes: readonly number[];
+  /** exactPercentileMax passed to the engine and the reference for case c. */
+  exactMax: (c: number, int: (lo: number, hi: number) => number) => number;
+}
 
-    const randomValues = (n: number): number[] => {
-      const mode = int(0, 4);
-      const out: number[] = [];
-      let c = int(0, 50);
-      for (let i = 0; i < n; i++) {
-        let v: number;
-        if (mode === 0) v = int(-5, 5); // small ints: many equal values, zeros, negatives
-        else if (mode === 1) v = (next() - 0.5) * 2000; // arbitrary floats
-        else if (mode === 2) v = int(-3, 3) * 0.25;
-        else if (mode === 3) v = 7; // constant
-        else {
-          // counter with occasional resets
-          c = next() < 0.1 ? int(0, 5) : c + int(0, 20) * (next() < 0.5 ? 1 : 0.5);
-          v = c;
-        }
-        out.push(v + 0); // never -0
-      }
-      return out;
-    };
+/**
+ * Runs `cases` random (input, query) pairs through the engine (every multi-series strategy) and the reference, and
+ * compares: exactly, or within 1e-9 relative for sums (rule 34), or within the reference's bound for sketched
+ * percentiles (alpha·|v| for windows over exactPercentileMax, carried through fill).
+ */
+function runDifferential(o: DifferentialOptions): void {
+  const rnd = seededRandom(o.name);
+  const { int, next } = rnd;
+  const pick = <T>(xs: readonly T[]): T => xs[int(0, xs.length - 1)]!;
+  const METRICS = ['cpu', 'cpu_x', 'mem'];
+  const TAGS: Record<string, string[]> = { host: ['a', 'b', 'c'], dc: ['eu', 'us'], env: ['prod'] };
+  const BYS: Array<string[] | undefined> = [undefined, undefined, ['host'], ['host', 'dc'], ['dc', 'host'], ['zone'], ['__name__'], ['env', '__name__'], []];
+  const gauss = (): number => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
 
-    const randomTimes = (n: number): number[] => {
-      const set = new Set<number>();
-      const mode = int(0, 3);
-      const center = int(-3000, 3000);
-      const grid = pick([10, 50, 100]); // >= 81 slots, more than the 40 points a series may have
-      let t = int(-4000, 2000);
-      while (set.size < n) {
-        if (mode === 0) set.add(int(-4000, 4000)); // uniform, negative included
-        else if (mode === 1) set.add(center + int(-150, 150)); // a dense cluster
-        else if (mode === 3) set.add(grid * int(-4000 / grid, 4000 / grid)); // a shared grid: equal timestamps across series
-        else {
-          t += next() < 0.15 ? int(200, 2000) : int(1, 40); // runs with gaps
-          set.add(t);
-        }
-      }
-      return [...set].sort((a, b) => a - b);
-    };
+  const randomValues = (n: number): number[] => {
+    const mode = pick(o.valueModes);
+    const out: number[] = [];
+    let c = int(0, 50);
+    for (let i = 0; i < n; i++) {
+      let v: number;
+      if (mode === 0) v = int(-5, 5); // small ints: many equal values, zeros, negatives
+      else if (mode === 1) v = (next() - 0.5) * 2000; // arbitrary floats
+      else if (mode === 2) v = int(-3, 3) * 0.25;
+      else if (mode === 3) v = 7; // constant
+      else if (mode === 4) {
+        // counter with occasional resets
+        c = next() < 0.1 ? int(0, 5) : c + int(0, 20) * (next() < 0.5 ? 1 : 0.5);
+        v = c;
+      } else if (mode === 5) v = Math.exp(gauss() * 2 + 2); // lognormal (latencies)
+      else if (mode === 6) v = next() < 0.6 ? 0.001 * (1 + next()) : 500 * (1 + next()); // bimodal, far apart
+      else if (mode === 7) v = next() < 0.2 ? 0 : (next() < 0.5 ? -1 : 1) * Math.exp(gauss() * 4); // signs, zeros, wide
+      else v = (next() < 0.5 ? -1 : 1) * 10 ** (next() * 30 - 15); // magnitudes 1e-15..1e15
+      out.push(v + 0); // never -0
+    }
+    return out;
+  };
 
-    const t0 = performance.now();
-    let points = 0;
-    for (let c = 0; c < CASES; c++) {
-      // data
-      const input: SeriesPoints[] = [];
-      const keys = new Set<string>();
-      const nSeries = int(1, 8);
-      const start = int(-4500, 3500);
-      const end = start + (next() < 0.1 ? int(1, 60) : int(1, 5000));
-      const restrict = next() < 0.9;
-      for (let s = 0; s < nSeries; s++) {
-        const metric = next() < 0.7 ? 'cpu' : pick(METRICS);
-        const tags: Record<string, string> = {};
-        for (const [k, vals] of Object.entries(TAGS)) if (next() < 0.6) tags[k] = pick(vals);
-        const key = canonicalSeriesKey(metric, tags);
-        if (keys.has(key)) continue;
-        keys.add(key);
-        const r = next();
-        const n = r < 0.1 ? 0 : r < 0.45 ? int(1, 4) : int(1, 40); // few points + small steps = sparse groups
-        let ts = randomTimes(n);
-        let vs = randomValues(n);
-        if (restrict) {
-          const keep = ts.map((t) => t >= start && t < end);
-          vs = vs.filter((_, i) => keep[i]);
-          ts = ts.filter((_, i) => keep[i]);
-        }
-        input.push({ series: { partition: int(0, 3), id: s, metric, tags, key }, points: { ts, vs } });
-        points += ts.length;
-      }
-      // query: fn and fill cycle so every pair is covered; step and by at random
-      const fn = AGG_FNS[c % AGG_FNS.length]!;
-      const fill = FILL_POLICIES[Math.floor(c / AGG_FNS.length) % FILL_POLICIES.length]!;
-      const range = end - start;
-      const stepKind = int(0, 5);
-      const step =
-        stepKind === 0
-          ? undefined
-          : stepKind === 1
-            ? range <= 60
-              ? int(1, 10)
-              : int(Math.max(1, Math.ceil(range / 400)), 60) // small: many windows
-            : stepKind === 2
-              ? int(61, 700)
-              : stepKind === 3
-                ? int(701, 6000) // large: often one or two windows
-                : stepKind === 4
-                  ? Math.max(1, Math.floor(range / int(1, 9)) + int(-3, 3)) // close to (not) dividing the range
-                  : pick([1000, 500, 250, 100]); // round steps, start/end unaligned
-      const q: AggregateQuery = { fn, start, end, fill };
-      if (step !== undefined) q.step = step;
-      const by = pick(BYS);
-      if (by !== undefined) q.by = by;
-
-      const ctx = (): string => `case ${c} (seed ${rnd.seed}): query ${JSON.stringify(q)}\ninput ${JSON.stringify(input.map((s) => [s.series.key, s.points.ts, s.points.vs]))}`;
-      const expected = referenceAggregate(input, q);
-      // every strategy for multi-series groups must agree with the reference (auto picks by density)
-      for (const multiSeries of ['auto', 'dense', 'heap'] as const) {
-        strategy.multiSeries = multiSeries;
-        let actual: AggregatedSeries[];
-        try {
-          actual = aggregate(input, q);
-        } catch (e) {
-          assert.fail(`engine (${multiSeries}) threw ${(e as Error).message}\n${ctx()}`);
-        } finally {
-          strategy.multiSeries = 'auto';
-        }
-        assertSameAnswer(actual, expected, INEXACT.has(fn) || fill === 'linear', () => `strategy ${multiSeries}, ${ctx()}`);
+  const randomTimes = (n: number): number[] => {
+    const set = new Set<number>();
+    const mode = int(0, 3);
+    const center = int(-3000, 3000);
+    const grid = pick([10, 50, 100]); // >= 81 slots, more than the 40 points a series may have
+    let t = int(-4000, 2000);
+    while (set.size < n) {
+      if (mode === 0) set.add(int(-4000, 4000)); // uniform, negative included
+      else if (mode === 1) set.add(center + (n > 150 ? int(-600, 600) : int(-150, 150))); // a dense cluster
+      else if (mode === 3 && n <= 81) set.add(grid * int(-4000 / grid, 4000 / grid)); // a shared grid: equal timestamps across series
+      else {
+        t += next() < 0.15 ? int(200, 2000) : int(1, 40); // runs with gaps
+        set.add(t);
       }
     }
-    const ms = performance.now() - t0;
-    console.log(`# query-aggregate differential: ${CASES} cases, ${points} input points, ${ms.toFixed(0)} ms (${Math.round((CASES / ms) * 1000)} cases/s, 3 engine strategies + reference)`);
+    return [...set].sort((a, b) => a - b);
+  };
+
+  const t0 = performance.now();
+  let points = 0;
+  let sketched = 0;
+  let sketchedWindows = 0;
+  for (let c = 0; c < o.cases; c++) {
+    // data
+    const input: SeriesPoints[] = [];
+    const keys = new Set<string>();
+    const nSeries = int(1, 8);
+    const start = int(-4500, 3500);
+    const end = start + (next() < 0.1 ? int(1, 60) : int(1, 5000));
+    const restrict = next() < 0.9;
+    for (let s = 0; s < nSeries; s++) {
+      const metric = next() < 0.7 ? 'cpu' : pick(METRICS);
+      const tags: Record<string, string> = {};
+      for (const [k, vals] of Object.entries(TAGS)) if (next() < 0.6) tags[k] = pick(vals);
+      const key = canonicalSeriesKey(metric, tags);
+      if (keys.has(key)) continue;
+      keys.add(key);
+      const r = next();
+      const n = r < 0.1 ? 0 : r < 0.45 ? int(1, 4) : int(1, o.maxPoints); // few points + small steps = sparse groups
+      let ts = randomTimes(n);
+      let vs = randomValues(n);
+      if (restrict) {
+        const keep = ts.map((t) => t >= start && t < end);
+        vs = vs.filter((_, i) => keep[i]);
+        ts = ts.filter((_, i) => keep[i]);
+      }
+      input.push({ series: { partition: int(0, 3), id: s, metric, tags, key }, points: { ts, vs } });
+      points += ts.length;
+    }
+    // query: fn and fill as the run says; step and by at random
+    const { fn, fill } = o.query(c, pick);
+    const range = end - start;
+    const stepKind = int(0, 5);
+    const step =
+      stepKind === 0
+        ? undefined
+        : stepKind === 1
+          ? range <= 60
+            ? int(1, 10)
+            : int(Math.max(1, Math.ceil(range / 400)), 60) // small: many windows
+          : stepKind === 2
+            ? int(61, 700)
+            : stepKind === 3
+              ? int(701, 6000) // large: often one or two windows
+              : stepKind === 4
+                ? Math.max(1, Math.floor(range / int(1, 9)) + int(-3, 3)) // close to (not) dividing the range
+                : pick([1000, 500, 250, 100]); // round steps, start/end unaligned
+    const q: AggregateQuery = { fn, start, end, fill };
+    if (step !== undefined) q.step = step;
+    const by = pick(BYS);
+    if (by !== undefined) q.by = by;
+    const exactPercentileMax = o.exactMax(c, int);
+    const limits = { ...DEFAULT_AGGREGATE_LIMITS, exactPercentileMax };
+
+    const ctx = (): string =>
+      `case ${c} (seed ${rnd.seed}): query ${JSON.stringify(q)}, exactPercentileMax ${exactPercentileMax}\ninput ${JSON.stringify(input.map((s) => [s.series.key, s.points.ts, s.points.vs]))}`;
+    const expected = referenceAggregateWithBounds(input, q, { exactPercentileMax, alpha: PERCENTILE_SKETCH_ALPHA });
+    sketched += expected.reduce((a, e) => a + e.sketchedWindows, 0) > 0 ? 1 : 0;
+    sketchedWindows += expected.reduce((a, e) => a + e.sketchedWindows, 0);
+    // every strategy for multi-series groups must agree with the reference (auto picks by density)
+    for (const multiSeries of ['auto', 'dense', 'heap'] as const) {
+      strategy.multiSeries = multiSeries;
+      let actual: AggregatedSeries[];
+      try {
+        actual = aggregate(input, q, limits);
+      } catch (e) {
+        assert.fail(`engine (${multiSeries}) threw ${(e as Error).message}\n${ctx()}`);
+      } finally {
+        strategy.multiSeries = 'auto';
+      }
+      assertSameAnswer(actual, expected, INEXACT.has(fn) || fill === 'linear', () => `strategy ${multiSeries}, ${ctx()}`);
+    }
+  }
+  const ms = performance.now() - t0;
+  console.log(
+    `# ${o.name}: ${o.cases} cases (${sketched} with ${sketchedWindows} sketched percentile windows), ${points} input points, ${ms.toFixed(0)} ms (${Math.round((o.cases / ms) * 1000)} cases/s, 3 engine strategies + reference)`,
+  );
+}
+
+describe('aggregate: differential against the reference implementation', () => {
+  it(`agrees on ${CASES} random cases (every fn × fill; percentiles exact or sketched)`, () => {
+    runDifferential({
+      name: 'query-aggregate differential',
+      cases: CASES,
+      // fn and fill cycle so every pair is covered
+      query: (c) => ({ fn: AGG_FNS[c % AGG_FNS.length]!, fill: FILL_POLICIES[Math.floor(c / AGG_FNS.length) % FILL_POLICIES.length]! }),
+      maxPoints: 40,
+      valueModes: [0, 1, 2, 3, 4, 5],
+      // the default (exact here: windows hold at most 320 values) in half the cases; a low threshold in the others
+      exactMax: (c, int) => (c % 2 === 0 ? DEFAULT_EXACT_PERCENTILE_MAX : int(0, 5)),
+    });
+  });
+
+  it(`agrees on ${PCT_CASES} random percentile cases, large windows sketched (within alpha = ${PERCENTILE_SKETCH_ALPHA})`, () => {
+    runDifferential({
+      name: 'query-aggregate percentile differential',
+      cases: PCT_CASES,
+      query: (c, pick) => ({ fn: PERCENTILE_FNS[c % PERCENTILE_FNS.length]!, fill: pick(FILL_POLICIES) }),
+      maxPoints: 400,
+      valueModes: [0, 1, 2, 3, 4, 5, 6, 7, 8],
+      // mostly low thresholds, so most windows with data are sketched; sometimes none (Infinity)
+      exactMax: (c, int) => [0, 1, int(0, 5), int(2, 20), int(20, 300), Infinity][c % 6]!,
+    });
   });
 });

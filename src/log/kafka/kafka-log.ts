@@ -206,6 +206,7 @@ class KafkaLogImpl implements KafkaLog {
   }
 
   private async ensureTopic(admin: Admin): Promise<void> {
+    await this.ensureDeadLetterTopic(admin);
     const exists = async (): Promise<boolean> => (await admin.listTopics()).includes(this.topic);
     if (!(await exists())) {
       if (this.opts.createTopic === false) {
@@ -240,7 +241,6 @@ class KafkaLogImpl implements KafkaLog {
         }
       }
     }
-    await this.ensureDeadLetterTopic(admin);
     const meta = await admin.fetchTopicMetadata({ topics: [this.topic] });
     const t = meta.topics.find((x) => x.name === this.topic);
     const have = t?.partitions.length ?? 0;
@@ -303,6 +303,7 @@ class KafkaLogImpl implements KafkaLog {
     if (this.state !== 'open') throw new TsdbError('TSDB_ERR_LOG_CLOSED', `cannot set records aside (${this.where()}): the log is ${this.state}`);
     const producerP = this.producer!;
     const messages = entries.map((e) => ({
+      partition: 0, // the producer's partitioner only honours explicit partitions
       value: e.value,
       headers: {
         'v3-reason': e.reason,

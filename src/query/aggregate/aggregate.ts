@@ -5,7 +5,7 @@ import { denseGroup, releaseAccumulators } from './dense-group.js';
 import { applyFill, filledCount } from './fill.js';
 import { groupSeries } from './group-series.js';
 import { releasePercentileScratch } from './percentile.js';
-import { plan, windowStart, type Plan } from './plan.js';
+import { lowerBound, plan, windowStart, type Plan } from './plan.js';
 import { DEFAULT_AGGREGATE_LIMITS, type AggregateLimits, type AggregateQuery, type AggregatedSeries } from './types.js';
 import { heapGroup, releaseRanges, reserveRanges, singleSeriesGroup } from './window-ranges.js';
 
@@ -19,22 +19,13 @@ export { windowStart } from './plan.js';
  *  - a member series' points in one window are always a contiguous range of its (ascending, one-per-timestamp)
  *    columns, so a (group, window) is described by a few (member, from, to) ranges and nothing is copied;
  *  - the window's value is computed straight from those ranges, or folded range by range into per-window
- *    accumulators; percentiles copy the values into one reusable scratch buffer and quickselect the rank;
+ *    accumulators; percentiles copy the values into one reusable scratch buffer and quickselect the rank, or, for a
+ *    window over limits.exactPercentileMax values, add them to one reusable DDSketch (sketch.ts);
  *  - fill turns the sparse (window index, value) list into the output points.
  * Each series' columns are thus walked once per query (twice for stddev: mean, then squared deviations; twice for
  * percentiles of multi-series groups: count, then scatter) and there is no allocation per point; allocations are per
  * window that has a value, plus per output point.
  */
-
-/** First index in [lo, hi) whose ts is >= x (hi when none). */
-function lowerBound(ts: number[], x: number, lo: number, hi: number): number {
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * Strategy for groups of several series; 'auto' except in tests, which force each strategy in turn to check that

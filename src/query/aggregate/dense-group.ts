@@ -2,8 +2,8 @@
  * The dense strategy for groups of several series (see evalGroup in aggregate.ts): each member's windows are folded,
  * member by member, into per-window accumulators, in O(points + windows) and with no heap.
  */
-import { Kind, windowStart, type Plan } from './plan.js';
-import { percentileRank, percentileScratch, selectKth } from './percentile.js';
+import { Kind, lowerBound, windowStart, type Plan } from './plan.js';
+import { percentileRank, percentileScratch, percentileSketch, selectKth } from './percentile.js';
 
 /** Reusable; the engine is synchronous, so one set per process is enough. */
 let accN = new Float64Array(1024);
@@ -35,6 +35,21 @@ function forEachRange(p: Plan, m: number, tss: number[][], los: Int32Array, his:
       i = to;
     }
   }
+}
+
+/** Percentile of window k (c values, over exactMax) from the engine's sketch, members in order. */
+function sketchWindow(p: Plan, m: number, tss: number[][], vss: number[][], los: Int32Array, his: Int32Array, k: number, c: number): number {
+  const single = p.nW === 1;
+  const wStart = single ? p.start : p.w0 + k * p.len;
+  const wEnd = single ? p.end : wStart + p.len;
+  const sk = percentileSketch();
+  for (let j = 0; j < m; j++) {
+    const ts = tss[j]!;
+    const from = lowerBound(ts, wStart, los[j]!, his[j]!);
+    const to = lowerBound(ts, wEnd, from, his[j]!);
+    sk.addRange(vss[j]!, from, to);
+  }
+  return sk.valueAtRank(percentileRank(p.pct, c));
 }
 
 export function denseGroup(p: Plan, m: number, tss: number[][], vss: number[][], los: Int32Array, his: Int32Array, kMin: number, span: number, ks: number[], vals: number[]): void {
@@ -127,17 +142,23 @@ export function denseGroup(p: Plan, m: number, tss: number[][], vss: number[][],
   }
 
   if (kind === Kind.Percentile) {
-    // counting sort of the values by window: b[x] = next write offset of window x, values land in scratch
+    // counting sort of the values of exact windows: b[x] = next write offset of window x, values land in scratch;
+    // windows over exactMax (b[x] = -1) are sketched afterwards, one at a time, straight from the members' columns
     let total = 0;
     for (let x = 0; x < span; x++) {
+      if (n[x]! > p.exactMax) {
+        b[x] = -1;
+        continue;
+      }
       b[x] = total;
       total += n[x]!;
     }
     const buf = percentileScratch(total);
     forEachRange(p, m, tss, los, his, (j, k, from, to) => {
       const x = k - kMin;
-      const vs = vss[j]!;
       let o = b[x]!;
+      if (o < 0) return;
+      const vs = vss[j]!;
       for (let i = from; i < to; i++) buf[o++] = vs[i]!;
       b[x] = o;
     });
@@ -146,7 +167,7 @@ export function denseGroup(p: Plan, m: number, tss: number[][], vss: number[][],
       if (c === 0) continue;
       const end = b[x]!;
       ks.push(kMin + x);
-      vals.push(selectKth(buf, end - c, end - 1, end - c + percentileRank(p.pct, c) - 1));
+      vals.push(end < 0 ? sketchWindow(p, m, tss, vss, los, his, kMin + x, c) : selectKth(buf, end - c, end - 1, end - c + percentileRank(p.pct, c) - 1));
     }
     return;
   }

@@ -1,4 +1,23 @@
-/** Percentile selection: nearest rank, found by quickselect in a reusable scratch buffer. */
+/**
+ * Percentiles: nearest rank. A (group, window) with at most Plan.exactMax values is answered exactly by quickselect in
+ * a reusable scratch buffer; a larger one from the reusable DDSketch below (relative accuracy PERCENTILE_SKETCH_ALPHA),
+ * the same sketch partial aggregates ship between partitions, nodes and rollups (docs/query-semantics.md).
+ */
+import { DDSketch, DEFAULT_SKETCH_ALPHA, DEFAULT_SKETCH_MAX_BUCKETS, nearestRank } from './sketch.js';
+
+/** Relative accuracy of sketched percentiles: |v̂ − v| <= α·|v| for the true nearest-rank value v. */
+export const PERCENTILE_SKETCH_ALPHA = DEFAULT_SKETCH_ALPHA;
+/** Bucket bound per sign of the engine's sketches (see sketch.ts: never reached by real data). */
+export const PERCENTILE_SKETCH_MAX_BUCKETS = DEFAULT_SKETCH_MAX_BUCKETS;
+
+/** Reusable; the engine is synchronous, so one per process is enough. Its counters stay small (<= 128 KiB). */
+const sketch = new DDSketch(PERCENTILE_SKETCH_ALPHA, PERCENTILE_SKETCH_MAX_BUCKETS);
+
+/** The engine's sketch, emptied. */
+export function percentileSketch(): DDSketch {
+  sketch.clear();
+  return sketch;
+}
 
 /** Reusable; the engine is synchronous, so one per process is enough. */
 let scratch = new Float64Array(1024);
@@ -15,7 +34,7 @@ export function releasePercentileScratch(maxKept: number): void {
 
 /** 1-based nearest rank ceil(pct/100 × n), at least 1; pct × n is an exact integer, so no 0.07×100 drift. */
 export function percentileRank(pct: number, n: number): number {
-  return Math.max(1, Math.ceil((pct * n) / 100));
+  return nearestRank(pct, n);
 }
 
 /**

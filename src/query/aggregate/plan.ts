@@ -1,6 +1,6 @@
 /** The query plan: a validated query reduced to the window geometry and the function the engine evaluates. */
 import { TsdbError } from '../../common/errors.js';
-import { AGG_FNS, FILL_POLICIES, type AggFn, type AggregateLimits, type AggregateQuery, type FillPolicy } from './types.js';
+import { AGG_FNS, DEFAULT_EXACT_PERCENTILE_MAX, FILL_POLICIES, type AggFn, type AggregateLimits, type AggregateQuery, type FillPolicy } from './types.js';
 
 const TAG_KEY_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -22,6 +22,8 @@ export interface Plan {
   kind: Kind;
   /** Percentile NN for `pNN`. */
   pct: number;
+  /** Percentiles of windows with more values than this come from a sketch (AggregateLimits.exactPercentileMax). */
+  exactMax: number;
   start: number;
   end: number;
   /** Start of window 0 (floor(start/step)*step, or start without step). */
@@ -33,6 +35,16 @@ export interface Plan {
   /** Seconds `rate` divides by: step, or the range without step. */
   rateDiv: number;
   fill: FillPolicy;
+}
+
+/** First index in [lo, hi) whose ts is >= x (hi when none). */
+export function lowerBound(ts: number[], x: number, lo: number, hi: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** `floor(t/step)*step`, exactly, with a true floor for negative t (integer remainders never round). */
@@ -100,6 +112,12 @@ export function plan(q: AggregateQuery, limits: AggregateLimits): Plan {
       }
     }
   }
+  const exactMax = limits.exactPercentileMax ?? DEFAULT_EXACT_PERCENTILE_MAX;
+  if (!(exactMax === Infinity || (Number.isSafeInteger(exactMax) && exactMax >= 0))) {
+    throw new TsdbError('TSDB_ERR_CONFIG_INVALID', `cannot run query (exactPercentileMax ${exactMax}): must be an integer >= 0 or Infinity`, {
+      details: [{ field: 'exactPercentileMax', reason: 'must be an integer >= 0 or Infinity' }],
+    });
+  }
   let w0 = start;
   let len = end - start;
   let nW = 1;
@@ -122,6 +140,7 @@ export function plan(q: AggregateQuery, limits: AggregateLimits): Plan {
   return {
     kind: kindOf(q.fn),
     pct: q.fn.startsWith('p') ? Number(q.fn.slice(1)) : 0,
+    exactMax,
     start,
     end,
     w0,

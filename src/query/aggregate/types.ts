@@ -33,9 +33,18 @@ export interface AggregateLimits {
   maxWindows: number;
   /** Most output points over all series (matters for dense fills: null, zero, previous, linear). */
   maxOutputPoints: number;
+  /**
+   * Percentiles (`p50 p90 p95 p99`) of a (group, window) holding at most this many values are exact (nearest rank);
+   * above it they come from a DDSketch with relative accuracy PERCENTILE_SKETCH_ALPHA (docs/query-semantics.md).
+   * A safe integer >= 0, or Infinity for always exact. Default DEFAULT_EXACT_PERCENTILE_MAX.
+   */
+  exactPercentileMax?: number;
 }
 
-export const DEFAULT_AGGREGATE_LIMITS: AggregateLimits = { maxWindows: 1_000_000, maxOutputPoints: 10_000_000 };
+/** Default of AggregateLimits.exactPercentileMax. */
+export const DEFAULT_EXACT_PERCENTILE_MAX = 10_000;
+
+export const DEFAULT_AGGREGATE_LIMITS: AggregateLimits = { maxWindows: 1_000_000, maxOutputPoints: 10_000_000, exactPercentileMax: DEFAULT_EXACT_PERCENTILE_MAX };
 
 export interface AggregatedSeries {
   /** The group's metric when all its series share one, else "" (only possible with `by`). */

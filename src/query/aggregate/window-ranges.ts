@@ -4,7 +4,7 @@
  * ranges (see evalGroup in aggregate.ts): one series walked window by window, and several merged with a heap.
  */
 import { Kind, windowStart, type Plan } from './plan.js';
-import { percentileRank, percentileScratch, selectKth } from './percentile.js';
+import { percentileRank, percentileScratch, percentileSketch, selectKth } from './percentile.js';
 
 /** Reusable; the engine is synchronous, so one set per process is enough. */
 let rm = new Int32Array(16);
@@ -206,6 +206,11 @@ function windowValue(p: Plan, nr: number, tss: number[][], vss: number[][]): num
     case Kind.Percentile: {
       let n = 0;
       for (let r = 0; r < nr; r++) n += r1[r]! - r0[r]!;
+      if (n > p.exactMax) {
+        const sk = percentileSketch();
+        for (let r = 0; r < nr; r++) sk.addRange(vss[rm[r]!]!, r0[r]!, r1[r]!);
+        return sk.valueAtRank(percentileRank(p.pct, n));
+      }
       const buf = percentileScratch(n);
       let o = 0;
       for (let r = 0; r < nr; r++) {
