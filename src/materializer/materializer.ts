@@ -146,6 +146,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
     tagKeys: (p) => stateOf(p).index.tagKeys(),
     tagValues: (p, key) => stateOf(p).index.tagValues(key),
     readSeries: (p, id, start, end): Promise<PointColumns> => stateOf(p).read(id, start, end),
+    lastPoint: (p, id) => stateOf(p).lastPoint(id),
     async waitForOffsets(offsets, timeoutMs) {
       const waits = Object.entries(offsets).map(([p, o]) => stateOf(Number(p)).waitFor(o));
       let timer: NodeJS.Timeout | undefined;

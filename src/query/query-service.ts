@@ -215,11 +215,13 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     },
     async last(matchers, signal, after) {
       const p = await plan({ matchers, after, signal });
-      const all = await collect(p, ALL_TIME.start, ALL_TIME.end, signal);
-      const result = all.map(({ series, points }) => {
-        const n = points.ts.length - 1;
-        return { series, points: { ts: [points.ts[n]!], vs: [points.vs[n]!] } };
-      });
+      // From the last-value index: no history is read, whatever the series' age.
+      const result: SeriesPoints[] = [];
+      for (const series of planSeries(p)) {
+        signal?.throwIfAborted();
+        const last = await reader.lastPoint(series.partition, series.id);
+        if (last) result.push({ series, points: { ts: [last.t], vs: [last.v] } });
+      }
       return { result, partial: p.partial, missing: p.missing };
     },
   };

@@ -41,6 +41,9 @@ export interface PartitionReader {
   tagValues(partition: number, key: string): string[];
   /** Points of one series with start <= t < end, ascending by time, one per timestamp (the last written). */
   readSeries(partition: number, seriesId: number, start: number, end: number): Promise<PointColumns>;
+  /** The newest point of a series (greatest timestamp; the last written at that timestamp), from an in-memory
+   * last-value index; undefined when the series has no points. */
+  lastPoint(partition: number, seriesId: number): Promise<{ t: number; v: number } | undefined>;
   /** Resolves when every partition in `offsets` has applied at least that offset; rejects after timeoutMs. */
   waitForOffsets(offsets: Record<number, number>, timeoutMs: number): Promise<void>;
 }
