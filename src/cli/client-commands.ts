@@ -110,6 +110,9 @@ export async function runQueryCommand(argv: string[]): Promise<void> {
     const v = values[k];
     if (typeof v === 'string') params.set(k, v);
   }
-  const r = await call(`${baseUrl(values.url)}/api/v1/query?${params}`, { method: 'GET' });
+  const r = (await call(`${baseUrl(values.url)}/api/v1/query?${params}`, { method: 'GET' })) as { truncated?: boolean; partial?: boolean; error?: { code?: string; message?: string } };
   process.stdout.write(JSON.stringify(r) + '\n');
+  // A streamed answer cut short still parses; the exit code must not pretend it is whole.
+  if (r.truncated) throw new Error(`answer truncated: ${r.error?.code ?? ''} ${r.error?.message ?? ''}`.trim());
+  if (r.partial) process.stderr.write('tsdb: warning: partial answer (some partitions were not ready)\n');
 }

@@ -82,7 +82,6 @@ export interface QueryService {
   last(matchers: Matcher[], signal?: AbortSignal, after?: Record<number, number>): Promise<QueryAnswer<SeriesPoints[]>>;
 }
 
-const ALL_TIME: TimeRange = { start: Number.MIN_SAFE_INTEGER, end: Number.MAX_SAFE_INTEGER };
 
 /**
  * Plans a query over every partition: series come from each partition's index, points from head + blocks.
