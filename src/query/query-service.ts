@@ -47,8 +47,11 @@ export interface PlanRequest {
  * the selection itself. Without one it is every ready partition. (Cache keys are built from this.)
  */
 export interface QueryPlan {
-  /** Sorted by series key, limit applied; undefined when the request had no selection. */
+  /** Every selected series, sorted by series key; undefined when the request had no selection. */
   series: SeriesInfo[] | undefined;
+  /** Most series `read` yields. Counted over series that have points in range (API.md: "max series returned"), so
+   * it cannot be applied to the selection up front. */
+  limit: number | undefined;
   /** Ready partitions, ascending. */
   ready: number[];
   partial: boolean;
@@ -122,19 +125,20 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     const offsets = new Map<number, number>();
     if (req.matchers) {
       series = select(req.matchers, ready);
-      if (req.limit !== undefined) series = series.slice(0, req.limit);
       for (const s of series) if (!offsets.has(s.partition)) offsets.set(s.partition, reader.nextOffset(s.partition));
     } else {
       for (const p of ready) offsets.set(p, reader.nextOffset(p));
     }
-    return { series, ready, partial: missing.length > 0, missing, offsets };
+    return { series, limit: req.limit, ready, partial: missing.length > 0, missing, offsets };
   };
 
   const planSeries = (p: QueryPlan): SeriesInfo[] => p.series ?? select([], p.ready);
 
   async function* read(p: QueryPlan, start: number, end: number, signal?: AbortSignal): AsyncGenerator<SeriesPoints, void, undefined> {
     let total = 0;
+    let returned = 0;
     for (const s of planSeries(p)) {
+      if (p.limit !== undefined && returned >= p.limit) return;
       signal?.throwIfAborted();
       const points = await reader.readSeries(s.partition, s.id, start, end);
       signal?.throwIfAborted();
@@ -145,6 +149,7 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
           details: [{ field: 'end', reason: `the range holds more than ${limits.maxPoints} points` }],
         });
       }
+      returned++;
       yield { series: s, points };
     }
   }
