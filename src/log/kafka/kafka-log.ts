@@ -166,11 +166,24 @@ class KafkaLogImpl implements KafkaLog {
     try {
       admin = kafka.admin();
       await admin.connect();
-      await this.ensureTopic(admin);
-      cluster = createInternalCluster(kafka);
-      await cluster.connect();
-      await cluster.addTargetTopic(this.topic);
-      await this.waitForLeaders(cluster);
+      // Right after a topic is created, brokers other than the controller may not know it yet for a moment
+      // (UNKNOWN_TOPIC_OR_PARTITION / LEADER_NOT_AVAILABLE): retry those for a bounded time.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.ensureTopic(admin);
+          cluster = createInternalCluster(kafka);
+          await cluster.connect();
+          await cluster.addTargetTopic(this.topic);
+          await this.waitForLeaders(cluster);
+          break;
+        } catch (e) {
+          await cluster?.disconnect().catch(() => undefined);
+          cluster = undefined;
+          const kinds = kafkaErrorKinds(e);
+          if (attempt >= 20 || !kinds.some((k) => k === 'UNKNOWN_TOPIC_OR_PARTITION' || k === 'LEADER_NOT_AVAILABLE')) throw e;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
       this.kafka = kafka;
       this.cluster = cluster;
       this.producer = this.newProducer();
