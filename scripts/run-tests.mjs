@@ -4,7 +4,7 @@
 // one at a time. Usage: node scripts/run-tests.mjs [filter-substring ...]
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const testDir = join(root, 'dist', 'test');
@@ -28,12 +28,30 @@ if (files.length === 0) {
 }
 const serial = files.filter((f) => f.endsWith('.serial.test.js'));
 const parallel = files.filter((f) => !f.endsWith('.serial.test.js'));
-const run = (list, concurrency) =>
-  list.length === 0
-    ? 0
-    : (spawnSync(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list], { stdio: 'inherit', cwd: root }).status ?? 1);
-const status = run(parallel, 2) || 0;
-const serialStatus = run(serial, 1);
+const totals = { pass: 0, fail: 0 };
+/** Runs one phase, streaming its output and adding its `ℹ pass N` / `ℹ fail N` summary to the totals. */
+function run(list, concurrency) {
+  if (list.length === 0) return Promise.resolve(0);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...list], { stdio: ['ignore', 'pipe', 'inherit'], cwd: root });
+    let tail = '';
+    child.stdout.on('data', (d) => {
+      process.stdout.write(d);
+      tail = (tail + d.toString('utf8')).slice(-4096);
+    });
+    child.on('close', (code) => {
+      for (const k of ['pass', 'fail']) {
+        const m = new RegExp(`^ℹ ${k} (\\d+)$`, 'm').exec(tail);
+        if (m) totals[k] += Number(m[1]);
+      }
+      resolve(code ?? 1);
+    });
+  });
+}
+const status = await run(parallel, 2);
+const serialStatus = await run(serial, 1);
 // A broker the tests started (test/helpers/kafka-broker.ts) is stopped; one started by hand is left running.
 spawnSync(process.execPath, [join(root, 'scripts', 'kafka.mjs'), 'stop', '--if-started-by', 'tests'], { stdio: 'inherit' });
-process.exit(status || serialStatus);
+// One closing line for the whole run (both phases).
+console.log(`${totals.pass} passed, ${totals.fail} failed`);
+process.exit(status || serialStatus || (totals.fail > 0 ? 1 : 0));
