@@ -13,6 +13,7 @@ import {
 } from '../../src/codec/block.js';
 import { GorillaEncoder, decodeGorilla } from '../../src/codec/gorilla.js';
 import { isTsdbError } from '../../src/common/errors.js';
+import { mulberry32 } from '../helpers/seeded-random.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const SEED = process.env.TEST_SEED !== undefined ? Number(process.env.TEST_SEED) >>> 0 : (Date.now() ^ (process.pid << 8)) >>> 0;
@@ -20,15 +21,6 @@ console.log(`codec-block seed ${SEED} (override with TEST_SEED=${SEED})`);
 // Compiled to dist/test/unit; the checked-in fixture lives in the source tree.
 const FIXTURE = new URL('../../../test/fixtures/gorilla.json', import.meta.url);
 
-function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function toBits(vs: ArrayLike<number>): string[] {
   return Array.from(new BigUint64Array(Float64Array.from(vs).buffer), (b) => b.toString(16).padStart(16, '0'));

@@ -3,20 +3,12 @@ import assert from 'node:assert/strict';
 import { BitReader, BitWriter } from '../../src/codec/bitstream.js';
 import { GorillaDecoder, GorillaEncoder, decodeGorilla } from '../../src/codec/gorilla.js';
 import { isTsdbError } from '../../src/common/errors.js';
+import { mulberry32 } from '../helpers/seeded-random.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const SEED = process.env.TEST_SEED !== undefined ? Number(process.env.TEST_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 console.log(`codec-gorilla seed ${SEED} (override with TEST_SEED=${SEED})`);
 
-function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const scratch = new Float64Array(1);
 const scratchBits = new BigUint64Array(scratch.buffer);
