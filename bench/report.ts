@@ -24,7 +24,7 @@ export interface RunDetails {
   dataset: Dataset;
   victoriametrics: { version: string; ingest: Ingest; disk: Disk; count: number; peakRss: number; queries: Record<Shape, Timing> };
   v3Embedded: { ingest: Ingest; count: number; stopSeconds: number; peakRss: number; disk: { store: Disk; log: Disk }; queries: Record<Shape, Timing> };
-  v3Kafka?: { ingest: Ingest; peakRss: number; disk: { store: Disk; log: Disk }; topic: string; broker: string };
+  v3Kafka?: { ingest: Ingest; peakRss: number; disk: { store: Disk; log: Disk }; topic: string; broker: string; carriedFrom?: string };
   equality: Partial<Record<Shape, { case: string; values: number; equal: boolean; diff?: string; v3: HttpQuery; vm: HttpQuery }>>;
   profile?: ProfileSummary & { points: number; seconds: number };
 }
@@ -92,7 +92,7 @@ function markdown(d: RunDetails): string {
   L.push('| figure | V3 | VictoriaMetrics | V3 / VM |');
   L.push('|---|---:|---:|---:|');
   L.push(`| ingest, points/s until all queryable — embedded log | ${fmtInt(rate(e.ingest))} | ${fmtInt(rate(vm.ingest))} | ${ratio(rate(e.ingest), rate(vm.ingest))} |`);
-  if (k) L.push(`| ingest, points/s until all queryable — Kafka log | ${fmtInt(rate(k.ingest))} | ${fmtInt(rate(vm.ingest))} | ${ratio(rate(k.ingest), rate(vm.ingest))} |`);
+  if (k) L.push(`| ingest, points/s until all queryable — Kafka log${k.carriedFrom ? ` (from the run of ${k.carriedFrom}: the broker was busy with another session's tests during this one)` : ''} | ${fmtInt(rate(k.ingest))} | ${fmtInt(rate(vm.ingest))} | ${ratio(rate(k.ingest), rate(vm.ingest))} |`);
   L.push(`| bytes/point on disk — store (V3) vs data dir after force_merge (VM) | ${(e.disk.store.allocated / n).toFixed(3)} | ${(vm.disk.allocated / n).toFixed(3)} | ${ratio(e.disk.store.allocated, vm.disk.allocated)} |`);
   L.push(`| bytes/point on disk — store + embedded log (V3's WAL) | ${((e.disk.store.allocated + e.disk.log.allocated) / n).toFixed(3)} | ${(vm.disk.allocated / n).toFixed(3)} | ${ratio(e.disk.store.allocated + e.disk.log.allocated, vm.disk.allocated)} |`);
   L.push(`| peak RSS during ingest (VmHWM) | ${mib(e.peakRss)} | ${mib(vm.peakRss)} | ${ratio(e.peakRss, vm.peakRss)} |`);

@@ -74,9 +74,9 @@ function kafka(cmd: string[]): void {
   if (r.status !== 0) throw new Error(`scripts/kafka.mjs ${cmd.join(' ')} failed (${r.status})`);
 }
 
-async function deleteTopic(topic: string): Promise<void> {
+async function deleteTopic(topic: string, bootstrap: string): Promise<void> {
   const { Kafka, logLevel } = await import('kafkajs');
-  const admin = new Kafka({ clientId: 'v3-bench', brokers: ['127.0.0.1:9092'], logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({ clientId: 'v3-bench', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     await admin.deleteTopics({ topics: [topic], timeout: 30_000 });
@@ -107,9 +107,60 @@ function kafkaVersion(): string {
   try {
     const libs = spawnSync('ls', [join(ROOT, '.cache', 'kafka', 'libs')], { encoding: 'utf8' }).stdout;
     const m = /kafka_2\.13-([\d.]+)\.jar/.exec(libs);
-    return m ? `Apache Kafka ${m[1]} (scripts/kafka.mjs, 1 broker, KRaft)` : 'scripts/kafka.mjs broker';
+    return m ? `Apache Kafka ${m[1]} (scripts/kafka.mjs, KRaft)` : 'scripts/kafka.mjs broker';
   } catch {
     return 'scripts/kafka.mjs broker';
+  }
+}
+
+function kafkaStatus(): { running: boolean; brokers?: number; bootstrap?: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'kafka.mjs'), 'status', '--json'], { encoding: 'utf8' });
+  try {
+    return JSON.parse(r.stdout) as { running: boolean; brokers?: number; bootstrap?: string };
+  } catch {
+    return { running: false };
+  }
+}
+
+function previousKafka(datasetName: string): RunDetails | undefined {
+  for (const size of ['quick', 'full']) {
+    try {
+      const d = JSON.parse(readFileSync(join(ROOT, 'bench', `last-${size}.json`), 'utf8')) as RunDetails;
+      if (d.dataset.spec.name === datasetName && d.v3Kafka && d.v3Kafka.ingest.points === d.dataset.points) return d;
+    } catch {
+      /* none */
+    }
+  }
+  return undefined;
+}
+
+async function kafkaPhase(ds: Dataset, args: Args, workDir: string, runId: string): Promise<NonNullable<RunDetails['v3Kafka']>> {
+  const st = kafkaStatus();
+  if (st.running) throw new Error(`a Kafka cluster that this run did not start is running (${st.brokers ?? '?'} broker(s)); not using or touching it`);
+  // Start the cluster size that is cached, so its state is not reformatted.
+  let brokers = 1;
+  try {
+    brokers = (JSON.parse(readFileSync(join(ROOT, '.cache', 'kafka', 'cluster.json'), 'utf8')) as { brokers?: number }).brokers ?? 1;
+  } catch {
+    /* fresh */
+  }
+  kafka(['start', '--brokers', String(brokers), '--started-by', 'bench']);
+  const bootstrap = kafkaStatus().bootstrap ?? '127.0.0.1:9092';
+  const topic = `bench.${runId.toLowerCase()}`;
+  try {
+    const k = await V3.start({ root: ROOT, workDir, label: 'kafka', log: 'kafka', topic, kafkaBrokers: bootstrap });
+    try {
+      const ingest = await k.ingest(ds, args.clients, args.maxFrames);
+      log(`v3 kafka: ${ingest.points} points queryable in ${ingest.seconds.toFixed(2)} s`);
+      await k.stop();
+      return { ingest, peakRss: k.peakRss(), disk: k.disk(), topic, broker: `${kafkaVersion()}, ${brokers} broker(s)` };
+    } finally {
+      await k.stop();
+      k.removeData();
+      await deleteTopic(topic, bootstrap).catch((e) => log(`could not delete topic ${topic}: ${String(e)}`));
+    }
+  } finally {
+    kafka(['stop', '--if-started-by', 'bench']);
   }
 }
 
@@ -127,6 +178,12 @@ async function main(): Promise<void> {
   const cases = makeCases(ds, args.seed, args.queryRuns);
   const vmAnswers = new Map<Shape, Answer>();
   const v3Answers = new Map<Shape, Answer>();
+  // Each finished phase is saved at once, so a run that dies later still leaves its numbers behind.
+  const partial: Record<string, unknown> = { size: args.full ? 'full' : 'quick', dataset: ds };
+  const checkpoint = (phase: string, value: unknown): void => {
+    partial[phase] = value;
+    writeFileSync(join(workDir, 'details.partial.json'), JSON.stringify(partial, null, 2));
+  };
   const keep = (into: Map<Shape, Answer>) => (shape: Shape, i: number, ans: Answer) => {
     if (i === 0) into.set(shape, ans);
   };
@@ -146,6 +203,7 @@ async function main(): Promise<void> {
     log('victoriametrics: queries');
     const queries = await runQueries('vm', vm.url, cases, keep(vmAnswers));
     vmResult = { version, ingest, disk, count, peakRss: vm.peakRss(), queries: Object.fromEntries(queries) as Record<Shape, Timing> };
+    checkpoint('victoriametrics', vmResult);
   } finally {
     await vm.stop();
   }
@@ -177,6 +235,7 @@ async function main(): Promise<void> {
       await q.stop();
     }
     embedded = { ingest, count, stopSeconds, peakRss, disk, queries: Object.fromEntries(queries) as Record<Shape, Timing> };
+    checkpoint('v3Embedded', embedded);
   } finally {
     await v3.stop();
     v3.removeData();
@@ -189,29 +248,25 @@ async function main(): Promise<void> {
     const c = cases.get(shape)![0]!;
     const diff = a && b ? compareAnswers(a, b) : 'missing answer';
     equality[shape] = { case: c.label, values: a?.size ?? 0, equal: diff === undefined, diff, v3: c.v3, vm: c.vm };
+    checkpoint('equality', equality);
     log(`answer check ${shape} (${c.label}): ${diff ?? `equal (${a!.size} values)`}`);
   }
 
-  // 3. V3 on Kafka.
+  // 3. V3 on Kafka. A cluster someone else started (e.g. a test run) is left alone: the phase is skipped and the last
+  // recorded Kafka figure of this size is carried over, labelled with its date.
   let kafkaResult: RunDetails['v3Kafka'];
   if (args.kafka) {
     log('--- V3 (Kafka log)');
-    kafka(['start', '--started-by', 'bench']);
-    const topic = `bench.${runId.toLowerCase()}`;
     try {
-      const k = await V3.start({ root: ROOT, workDir, label: 'kafka', log: 'kafka', topic, kafkaBrokers: '127.0.0.1:9092' });
-      try {
-        const ingest = await k.ingest(ds, args.clients, args.maxFrames);
-        log(`v3 kafka: ${ingest.points} points queryable in ${ingest.seconds.toFixed(2)} s`);
-        await k.stop();
-        kafkaResult = { ingest, peakRss: k.peakRss(), disk: k.disk(), topic, broker: kafkaVersion() };
-      } finally {
-        await k.stop();
-        k.removeData();
-        await deleteTopic(topic).catch((e) => log(`could not delete topic ${topic}: ${String(e)}`));
+      kafkaResult = await kafkaPhase(ds, args, workDir, runId);
+      checkpoint('v3Kafka', kafkaResult);
+    } catch (e) {
+      log(`Kafka phase skipped: ${e instanceof Error ? e.message : String(e)}`);
+      const prev = previousKafka(ds.spec.name);
+      if (prev) {
+        kafkaResult = { ...prev.v3Kafka!, carriedFrom: prev.date };
+        log(`using the Kafka figure of the run of ${prev.date}`);
       }
-    } finally {
-      kafka(['stop', '--if-started-by', 'bench']);
     }
   }
 
