@@ -338,7 +338,8 @@ export class DDSketch {
 
   /** Bucket key of a magnitude m >= 2^-1022. */
   keyOf(m: number): number {
-    return Math.ceil(Math.log(m) * this.invLnGamma);
+    // `| 0`: Math.ceil of a value in (-1, 0) is -0, and bucket keys must compare and serialize as plain 0.
+    return Math.ceil(Math.log(m) * this.invLnGamma) | 0;
   }
 
   /**
@@ -378,8 +379,8 @@ export class DDSketch {
 
   /** Adds one value (finite). */
   add(v: number): void {
-    if (v >= SKETCH_MIN_INDEXABLE && v <= MAX_VALUE) this.pos.add(Math.ceil(Math.log(v) * this.invLnGamma), 1);
-    else if (v <= -SKETCH_MIN_INDEXABLE && v >= -MAX_VALUE) this.neg.add(Math.ceil(Math.log(-v) * this.invLnGamma), 1);
+    if (v >= SKETCH_MIN_INDEXABLE && v <= MAX_VALUE) this.pos.add((Math.ceil(Math.log(v) * this.invLnGamma) | 0), 1);
+    else if (v <= -SKETCH_MIN_INDEXABLE && v >= -MAX_VALUE) this.neg.add((Math.ceil(Math.log(-v) * this.invLnGamma) | 0), 1);
     else if (v > -SKETCH_MIN_INDEXABLE && v < SKETCH_MIN_INDEXABLE) this.zero++;
     else throw sketchError('add value to sketch', `value ${v} is not finite`);
     if (v < this.lowest) this.lowest = v;
@@ -410,7 +411,7 @@ export class DDSketch {
       const v = vs[i]!;
       if (v >= SKETCH_MIN_INDEXABLE) {
         if (v > MAX_VALUE) break;
-        const k = Math.ceil(Math.log(v) * inv);
+        const k = (Math.ceil(Math.log(v) * inv) | 0);
         if (k >= pLo && k <= pHi) {
           pc[k - pOff]++;
           pAdded++;
@@ -423,7 +424,7 @@ export class DDSketch {
         }
       } else if (v <= -SKETCH_MIN_INDEXABLE) {
         if (v < -MAX_VALUE) break;
-        const k = Math.ceil(Math.log(-v) * inv);
+        const k = (Math.ceil(Math.log(-v) * inv) | 0);
         if (k >= nLo && k <= nHi) {
           nc[k - nOff]++;
           nAdded++;
