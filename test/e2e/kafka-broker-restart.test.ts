@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { bits, query, stringifyKeepingNegativeZero } from '../helpers/http-client.js';
+import { bits, query, stringifyKeepingNegativeZero, tokenOffsets } from '../helpers/http-client.js';
 import { startPrivateKafka, type PrivateKafka } from '../helpers/private-kafka.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 import { startServer, waitReady, type ServerProcess } from '../helpers/server-process.js';
@@ -44,15 +44,6 @@ interface Attempt {
   detail: string;
 }
 
-function tokenOffsets(token: string): Map<number, number> {
-  assert.match(token, /^w1(\.\d+-\d+)+$/, `unexpected write token ${token}`);
-  const out = new Map<number, number>();
-  for (const part of token.slice(3).split('.')) {
-    const [p, o] = part.split('-').map(Number) as [number, number];
-    out.set(p, o);
-  }
-  return out;
-}
 
 describe('kafka log: a broker restart mid-ingest', () => {
   const brokerDir = tempDir('br-kafka');

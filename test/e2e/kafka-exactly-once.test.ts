@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
-import { bits, postJson, query } from '../helpers/http-client.js';
+import { bits, postJson, query, tokenOffsets } from '../helpers/http-client.js';
 import { ensureKafka } from '../helpers/kafka-broker.js';
 import { rawStoredPoints } from '../helpers/stored-points.js';
 import { seededRandom } from '../helpers/seeded-random.js';
@@ -29,16 +29,6 @@ const PARTITIONS = 4;
 const KILLS = 22;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** `w1.<p>-<o>.<p>-<o>...` → partition → last offset written (parsed here, independently of src/). */
-function tokenOffsets(token: string): Map<number, number> {
-  assert.match(token, /^w1(\.\d+-\d+)+$/, `unexpected write token ${token}`);
-  const out = new Map<number, number>();
-  for (const part of token.slice(3).split('.')) {
-    const [p, o] = part.split('-').map(Number) as [number, number];
-    out.set(p, o);
-  }
-  return out;
-}
 
 function checksum(lines: string[]): string {
   const h = createHash('sha256');

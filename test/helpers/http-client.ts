@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 export interface QueryAnswer {
   series: Array<{ metric: string; tags: Record<string, string>; points: Array<[number, number | null]> }>;
   partial: boolean;
@@ -33,4 +34,15 @@ export function bits(v: number): string {
   const b = Buffer.allocUnsafe(8);
   b.writeDoubleBE(v);
   return b.toString('hex');
+}
+
+/** `w1.<p>-<o>.<p>-<o>...` → partition → last offset written (parsed here, independently of src/). */
+export function tokenOffsets(token: string): Map<number, number> {
+  assert.match(token, /^w1(\.\d+-\d+)+$/, `unexpected write token ${token}`);
+  const out = new Map<number, number>();
+  for (const part of token.slice(3).split('.')) {
+    const [p, o] = part.split('-').map(Number) as [number, number];
+    out.set(p, o);
+  }
+  return out;
 }
