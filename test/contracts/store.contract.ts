@@ -89,6 +89,123 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await store.open();
     });
 
+    it('reverse iteration honours every bound and limit', async () => {
+      await store.batch(['a', 'b', 'c', 'd', 'e'].map((k) => ({ type: 'put' as const, key: b(k), value: b(k) })));
+      assert.deepEqual(await collect(store.iterate({ gt: b('a'), lt: b('e'), reverse: true })), ['d=d', 'c=c', 'b=b']);
+      assert.deepEqual(await collect(store.iterate({ gte: b('b'), lte: b('d'), reverse: true, limit: 2 })), ['d=d', 'c=c']);
+      assert.deepEqual(await collect(store.iterate({ lt: b('c'), reverse: true, limit: 10 })), ['b=b', 'a=a']);
+      assert.deepEqual(await collect(store.iterate({ reverse: true, limit: 1 })), ['e=e']);
+      assert.deepEqual(await collect(store.iterate({ gte: b('b'), limit: 0 })), []);
+      assert.deepEqual(await collect(store.iterate({ gte: b('b'), limit: -1 })), ['b=b', 'c=c', 'd=d', 'e=e']);
+      assert.deepEqual(await collect(store.iterate({ gt: b('d'), lt: b('b') })), []);
+    });
+
+    it('limits larger than one read-ahead batch are exact, forwards and backwards', async () => {
+      const keys = Array.from({ length: 1000 }, (_, i) => Buffer.from(`k${String(i).padStart(4, '0')}`));
+      await store.batch(keys.map((k) => ({ type: 'put' as const, key: k, value: k })));
+      let n = 0;
+      for await (const _ of store.iterate({ gte: b('k'), limit: 700 })) n++;
+      assert.equal(n, 700);
+      const back: string[] = [];
+      for await (const [k] of store.iterate({ lt: b('l'), reverse: true, limit: 300 })) back.push(k.toString());
+      assert.equal(back.length, 300);
+      assert.equal(back[0], 'k0999');
+      assert.equal(back[299], 'k0700');
+    });
+
+    it('binary keys with 0x00 and 0xff bytes: bounds are exact and prefixes sort first', async () => {
+      const keys = [[0x00], [0x00, 0x00], [0x00, 0xff], [0x01], [0xfe, 0xff], [0xff], [0xff, 0x00], [0xff, 0xff], [0xff, 0xff, 0xff]].map((k) => Buffer.from(k));
+      await store.batch(keys.map((k, i) => ({ type: 'put' as const, key: k, value: Buffer.from([i, 0x00, 0xff]) })));
+      const hex = async (r: Parameters<KvStore['iterate']>[0]) => {
+        const out: string[] = [];
+        for await (const [k] of store.iterate(r)) out.push(k.toString('hex'));
+        return out;
+      };
+      assert.deepEqual(await hex({ gte: Buffer.from([0x00]), lt: Buffer.from([0x01]) }), ['00', '0000', '00ff']);
+      assert.deepEqual(await hex({ gt: Buffer.from([0x00]), lte: Buffer.from([0x00, 0xff]) }), ['0000', '00ff']);
+      assert.deepEqual(await hex({ gte: Buffer.from([0xff]) }), ['ff', 'ff00', 'ffff', 'ffffff']);
+      assert.deepEqual(await hex({ gt: Buffer.from([0xff, 0xff]), reverse: true }), ['ffffff']);
+      assert.deepEqual(await hex({ lt: Buffer.from([0x00, 0x00]) }), ['00']);
+      assert.deepEqual(await store.get(Buffer.from([0xff, 0x00])), Buffer.from([6, 0x00, 0xff]));
+      assert.equal(await store.get(Buffer.from([0xff, 0x00, 0x00])), undefined);
+    });
+
+    it('clearRange honours gt/lte, open ends and limit', async () => {
+      const put = (ks: string[]) => store.batch(ks.map((k) => ({ type: 'put' as const, key: b(k), value: b(k) })));
+      const all = ['a', 'b', 'bb', 'c', 'd', 'e'];
+      await put(all);
+      await store.clearRange({ gt: b('b'), lte: b('c') });
+      assert.deepEqual(await collect(store.iterate({})), ['a=a', 'b=b', 'd=d', 'e=e']);
+      await put(all);
+      await store.clearRange({ gte: b('d') });
+      assert.deepEqual(await collect(store.iterate({})), ['a=a', 'b=b', 'bb=bb', 'c=c']);
+      await put(all);
+      await store.clearRange({ lt: b('b') });
+      assert.deepEqual(await collect(store.iterate({})), ['b=b', 'bb=bb', 'c=c', 'd=d', 'e=e']);
+      await put(all);
+      await store.clearRange({ gte: b('b'), limit: 2 });
+      assert.deepEqual(await collect(store.iterate({})), ['a=a', 'c=c', 'd=d', 'e=e']);
+      await store.clearRange({ reverse: true, limit: 1 });
+      assert.deepEqual(await collect(store.iterate({})), ['a=a', 'c=c', 'd=d']);
+      await store.clearRange({ gt: b('z') });
+      await store.clearRange({ gte: b('c'), lt: b('c') });
+      assert.deepEqual(await collect(store.iterate({})), ['a=a', 'c=c', 'd=d']);
+      await store.clearRange({});
+      assert.deepEqual(await collect(store.iterate({})), []);
+      await put(['x']);
+      assert.deepEqual(await collect(store.iterate({})), ['x=x'], 'keys written after a clear are visible');
+    });
+
+    it('clearRange with binary bounds: 0xff keys and the whole key space', async () => {
+      const keys = [[0x00], [0x7f], [0xff], [0xff, 0xff], [0xff, 0xff, 0x00]].map((k) => Buffer.from(k));
+      await store.batch(keys.map((k) => ({ type: 'put' as const, key: k, value: k })));
+      await store.clearRange({ gte: Buffer.from([0xff]), lt: Buffer.from([0xff, 0xff]) });
+      const left: string[] = [];
+      for await (const [k] of store.iterate({})) left.push(k.toString('hex'));
+      assert.deepEqual(left, ['00', '7f', 'ffff', 'ffff00']);
+      await store.clearRange({ gt: Buffer.from([0x00]) });
+      const rest: string[] = [];
+      for await (const [k] of store.iterate({})) rest.push(k.toString('hex'));
+      assert.deepEqual(rest, ['00']);
+    });
+
+    it('batches, deletes and clears are all still there after close and reopen; a failed batch is not', async () => {
+      await store.batch(['a', 'b', 'c', 'd'].map((k) => ({ type: 'put' as const, key: b(k), value: b(k) })), { sync: true });
+      await store.batch([{ type: 'del', key: b('a') }, { type: 'put', key: b('e'), value: b('e') }], { sync: true });
+      await store.clearRange({ gte: b('c'), lt: b('d') });
+      const bad = { type: 'put', key: b('f'), value: undefined as unknown as Buffer } as const;
+      await assert.rejects(store.batch([{ type: 'put', key: b('g'), value: b('g') }, bad], { sync: true }));
+      await store.batch([{ type: 'put', key: b('h'), value: b('h') }]); // not synced: a clean close keeps it anyway
+      const loc = store.location;
+      await store.close();
+      store = factory.create(loc);
+      await store.open();
+      assert.deepEqual(await collect(store.iterate({})), ['b=b', 'd=d', 'e=e', 'h=h']);
+    });
+
+    it('open and close are idempotent, and a store reopens on the same object', async () => {
+      await store.open();
+      await store.batch([{ type: 'put', key: b('k'), value: b('v') }], { sync: true });
+      await store.close();
+      await store.close();
+      await store.open();
+      assert.deepEqual(await store.get(b('k')), b('v'));
+    });
+
+    it('an iteration stopped early releases the store (close does not hang) and concurrent batches all land', async () => {
+      await store.batch(Array.from({ length: 600 }, (_, i) => ({ type: 'put' as const, key: Buffer.from(`k${String(i).padStart(3, '0')}`), value: b('v') })));
+      for await (const [k] of store.iterate({})) {
+        assert.equal(k.toString(), 'k000');
+        break;
+      }
+      await Promise.all(Array.from({ length: 20 }, (_, i) => store.batch([{ type: 'put', key: Buffer.from(`c${i}`), value: b(String(i)) }], { sync: i % 2 === 0 })));
+      let n = 0;
+      for await (const _ of store.iterate({ gte: b('c'), lt: b('d') })) n++;
+      assert.equal(n, 20);
+      await store.close();
+      await store.open();
+    });
+
     it('a large batch of many keys lands whole', async () => {
       const ops = Array.from({ length: 5000 }, (_, i) => ({ type: 'put' as const, key: Buffer.from(`k${String(i).padStart(5, '0')}`), value: Buffer.alloc(100, i % 256) }));
       await store.batch(ops);
