@@ -7,7 +7,7 @@ import type { Logger } from '../common/logger.js';
 import { createEmbeddedLog } from '../log/embedded/embedded-log.js';
 import { createKafkaLog } from '../log/kafka/kafka-log.js';
 import type { PartitionedLog } from '../log/types.js';
-import { createClassicLevelStore } from '../store/classic-level-store.js';
+import { createStore } from '../store/open-store.js';
 import type { KvStore } from '../store/types.js';
 
 /** The log the configuration names, opened. `--log embedded` keeps it under <data-dir>/log. */
@@ -37,7 +37,7 @@ export async function openLog(config: ServeConfig, logger: Logger, clock: Clock)
 
 export async function openStore(config: ServeConfig): Promise<KvStore> {
   mkdirSync(config.dataDir, { recursive: true });
-  const store = createClassicLevelStore({ location: join(config.dataDir, 'store') });
+  const store = createStore({ backend: config.storeBackend, location: join(config.dataDir, 'store') });
   await store.open();
   return store;
 }

@@ -54,6 +54,8 @@ export const SERVE_OPTIONS = {
   queryTimeout: { flag: 'query-timeout', kind: 'duration', default: 30_000, min: 1, help: 'longest a query or metadata request may run; then 503 TSDB_ERR_QUERY_TIMEOUT (a streamed answer ends with `"truncated": true`)' },
   queryBufferBytes: { flag: 'query-buffer-bytes', kind: 'bytes', default: 1024 * 1024, help: 'raw answers up to this size are sent whole (a limit or timeout is a 4xx/503); larger ones stream series by series' },
   queryCacheBytes: { flag: 'query-cache-bytes', kind: 'bytes', default: 64 * 1024 * 1024, help: 'query-result cache size (LRU by bytes, keyed by the query and the offsets of the partitions it read; 0 = off)' },
+  storeBackend: { flag: 'store-backend', kind: 'enum', choices: ['classic-level', 'rocksdb'], default: 'classic-level', help: 'key-value store under the materializer: classic-level (LevelDB) or rocksdb (rocksdb-native); fixed once <data-dir>/store exists' },
+  blockCacheBytes: { flag: 'block-cache-bytes', kind: 'bytes', default: 64 * 1024 * 1024, help: 'decoded-block cache size (LRU by bytes of decoded timestamps and values; 0 = off)' },
   metadataCacheBytes: { flag: 'metadata-cache-bytes', kind: 'bytes', default: 16 * 1024 * 1024, help: 'series/tags/tag-values cache size (LRU by bytes, keyed like the query cache; 0 = off)' },
 } as const satisfies Record<string, OptionSpec>;
 

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { decodeBlock } from '../../src/codec/block.js';
-import { createClassicLevelStore } from '../../src/store/classic-level-store.js';
+import { createStore, detectStoreBackend } from '../../src/store/open-store.js';
 import { PREFIX_BLOCK, PREFIX_SERIES, decodeBlockKey } from '../../src/store/row-keys.js';
 import { bits } from './http-client.js';
 
 /** Reads the store directly: every raw stored point, duplicates included, as "seriesKey@t" → value bits[]. */
 export async function rawStoredPoints(dataDir: string): Promise<Map<string, string[]>> {
-  const store = createClassicLevelStore({ location: join(dataDir, 'store') });
+  const location = join(dataDir, 'store');
+  const store = createStore({ backend: detectStoreBackend(location) ?? 'classic-level', location });
   await store.open();
   const names = new Map<string, string>();
   for await (const [k, v] of store.iterate({ gte: Buffer.from([PREFIX_SERIES]), lt: Buffer.from([PREFIX_SERIES + 1]) })) {
