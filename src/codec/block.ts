@@ -6,8 +6,9 @@
  * plausible garbage. Points keep the order they were given in (log order).
  */
 
-import { crc32 } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TsdbError } from '../common/errors.js';
+import { decodeColumnar, encodeColumnar, planColumnar } from './block-columnar.js';
 import { GorillaDecoder, GorillaEncoder } from './gorilla.js';
 
 export const BLOCK_MAGIC = 0x4256; // bytes 0x56 0x42, "VB", when read as u16 little-endian
@@ -59,12 +60,27 @@ export interface BlockHeader {
   last: number;
 }
 
+/** Body holds timestamps and values as columns, integers range-coded (§5 of the format page). */
+export const ENCODING_COLUMNAR = 3;
+/** Body is `algorithm, inner encoding, compressed inner body` (cold blocks, §6). */
+export const ENCODING_COMPRESSED = 4;
+export const COMPRESSION_DEFLATE = 1;
+export const COMPRESSION_BROTLI = 2;
+
+export interface EncodeBlockOptions {
+  /**
+   * Cold blocks are written once and read rarely: try every body encoding instead of the best guess, and
+   * wrap the body in deflate or brotli when that makes it smaller.
+   */
+  cold?: boolean;
+}
+
 // Reused across calls: blocks are encoded one at a time and the body is copied out immediately.
 const scratch = new GorillaEncoder(4096);
 const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
 
-export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>): Buffer {
+export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>, opts: EncodeBlockOptions = {}): Buffer {
   const n = ts.length;
   if (vs.length !== n) {
     throw new TsdbError('TSDB_ERR_INTERNAL', `cannot encode block (${n} timestamps, ${vs.length} values): lengths differ`);
@@ -77,8 +93,9 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>): Buffe
   let firstIdx = -1;
   let lastIdx = -1;
   let increasing = true;
-  // Constant-regular candidate: same value bits everywhere and one safe, non-negative step.
+  // Fixed-step timestamps (one safe, non-negative step) and bit-identical values are tracked separately.
   let regular = n > 0;
+  let constant = n > 0;
   let step = 0;
   let vHi = 0;
   let vLo = 0;
@@ -101,8 +118,9 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>): Buffe
     if (d <= 0) increasing = false;
     if (regular) {
       if (i === 1) step = d;
-      regular = d === step && d >= 0 && d <= MAX_SAFE && U32[0] === vHi && U32[1] === vLo;
+      regular = d === step && d >= 0 && d <= MAX_SAFE;
     }
+    if (constant) constant = U32[0] === vHi && U32[1] === vLo;
     if (t <= minT) {
       minT = t;
       firstIdx = i;
@@ -118,22 +136,17 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>): Buffe
   // The decoder recovers step from the span, which must itself be exact.
   if (regular && n > 1 && !(maxT - minT <= MAX_SAFE)) regular = false;
 
-  let body: Uint8Array;
-  let encoding: number;
-  if (regular) {
-    encoding = ENCODING_CONST_REGULAR;
-    body = new Uint8Array(0);
-  } else {
-    scratch.reset();
-    for (let i = 0; i < n; i++) scratch.append(ts[i], vs[i]);
-    encoding = ENCODING_GORILLA;
-    body = scratch.view();
-  }
+  const body: Body =
+    regular && constant
+      ? { encoding: ENCODING_CONST_REGULAR, a: NO_BYTES, b: null, length: 0 }
+      : n === 0
+        ? { encoding: ENCODING_GORILLA, a: NO_BYTES, b: null, length: 0 }
+        : chooseBody(ts, vs, minT, regular, constant, opts.cold === true);
 
   const out = Buffer.alloc(BLOCK_HEADER_SIZE + body.length);
   out.writeUInt16LE(BLOCK_MAGIC, OFF.magic);
   out[OFF.version] = BLOCK_VERSION;
-  out[OFF.encoding] = encoding;
+  out[OFF.encoding] = body.encoding;
   out[OFF.flags] = increasing ? FLAG_STRICTLY_INCREASING : 0;
   out.writeUInt32LE(n, OFF.count);
   out.writeUInt32LE(body.length, OFF.bodyLength);
@@ -145,9 +158,76 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>): Buffe
   // Straight from the input so NaN payloads reach the header unchanged.
   out.writeDoubleLE(firstIdx >= 0 ? vs[firstIdx] : 0, OFF.first);
   out.writeDoubleLE(lastIdx >= 0 ? vs[lastIdx] : 0, OFF.last);
-  out.set(body, BLOCK_HEADER_SIZE);
+  out.set(body.a, BLOCK_HEADER_SIZE);
+  if (body.b !== null) out.set(body.b, BLOCK_HEADER_SIZE + body.a.length);
   out.writeUInt32LE(blockCrc(out), OFF.crc);
   return out;
+}
+
+/** A body as up to two byte ranges (head and stream), so the hot path copies straight into the block. */
+interface Body {
+  encoding: number;
+  a: Uint8Array;
+  b: Uint8Array | null;
+  length: number;
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Hot: the columnar body with the value mode the cost proxy ranks first; gorilla only when columnar does not
+ * apply or came out at a byte per point or more (then gorilla may win, so both are tried). Cold: every
+ * candidate, then each through deflate and brotli; the smallest wins. Bodies may be views of scratch
+ * buffers, valid until the next encode.
+ */
+function chooseBody(ts: ArrayLike<number>, vs: ArrayLike<number>, minT: number, regular: boolean, constant: boolean, cold: boolean): Body {
+  const n = ts.length;
+  const plan = planColumnar(ts, vs, minT, regular, constant);
+  let best: Body | null = null;
+  if (plan !== null) {
+    const modes = cold ? plan.valueModes.length : 1;
+    for (let k = 0; k < modes; k++) {
+      const { head, stream } = encodeColumnar(ts, minT, plan, plan.valueModes[k]);
+      const length = head.length + stream.length;
+      if (best !== null && length >= best.length) continue;
+      // Later modes reuse the scratch buffers, so a candidate that may be beaten is copied.
+      best = { encoding: ENCODING_COLUMNAR, a: cold ? concat(head, stream) : head, b: cold ? null : stream, length };
+    }
+  }
+  if (best === null || cold || best.length >= n) {
+    scratch.reset();
+    for (let i = 0; i < n; i++) scratch.append(ts[i], vs[i]);
+    const g = scratch.view();
+    if (best === null || g.length < best.length) best = { encoding: ENCODING_GORILLA, a: g, b: null, length: g.length };
+  }
+  if (cold) {
+    const inner = best.a;
+    const innerEncoding = best.encoding;
+    for (const algo of [COMPRESSION_DEFLATE, COMPRESSION_BROTLI]) {
+      const packed = compress(algo, inner);
+      if (packed.length + 2 >= best.length) continue;
+      best = { encoding: ENCODING_COMPRESSED, a: Uint8Array.of(algo, innerEncoding), b: packed, length: packed.length + 2 };
+    }
+  }
+  return best;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function compress(algo: number, body: Uint8Array): Uint8Array {
+  if (algo === COMPRESSION_DEFLATE) return deflateRawSync(body, { level: 9 });
+  return brotliCompressSync(body, {
+    params: {
+      [zlibConstants.BROTLI_PARAM_QUALITY]: 11,
+      [zlibConstants.BROTLI_PARAM_SIZE_HINT]: body.length,
+      [zlibConstants.BROTLI_PARAM_LGWIN]: 16,
+    },
+  });
 }
 
 export function decodeBlockHeader(buf: Uint8Array, opts: { verifyCrc?: boolean } = {}): BlockHeader {
@@ -165,7 +245,7 @@ export function decodeBlockHeader(buf: Uint8Array, opts: { verifyCrc?: boolean }
     if (stored !== computed) bad(b, `crc mismatch (stored 0x${hex(stored, 8)}, computed 0x${hex(computed, 8)})`);
   }
   const encoding = b[OFF.encoding];
-  if (encoding !== ENCODING_GORILLA && encoding !== ENCODING_CONST_REGULAR) bad(b, `unknown encoding ${encoding}`);
+  if (encoding < ENCODING_GORILLA || encoding > ENCODING_COMPRESSED) bad(b, `unknown encoding ${encoding}`);
   return {
     version,
     encoding,
@@ -183,10 +263,26 @@ export function decodeBlockHeader(buf: Uint8Array, opts: { verifyCrc?: boolean }
 
 export function decodeBlock(buf: Uint8Array): { header: BlockHeader; ts: number[]; vs: number[] } {
   const header = decodeBlockHeader(buf);
-  const { count } = header;
   const ts: number[] = [];
   const vs: number[] = [];
-  if (header.encoding === ENCODING_CONST_REGULAR) {
+  let encoding = header.encoding;
+  let body = buf.subarray(BLOCK_HEADER_SIZE);
+  if (encoding === ENCODING_COMPRESSED) {
+    if (body.length < 2) bad(buf, 'compressed body shorter than 2 bytes');
+    const algo = body[0];
+    encoding = body[1];
+    if (encoding !== ENCODING_GORILLA && encoding !== ENCODING_COLUMNAR) bad(buf, `compressed inner encoding ${encoding} is not 1 or 3`);
+    try {
+      if (algo === COMPRESSION_DEFLATE) body = inflateRawSync(body.subarray(2));
+      else if (algo === COMPRESSION_BROTLI) body = brotliDecompressSync(body.subarray(2));
+      else bad(buf, `unknown compression ${algo}`);
+    } catch (e) {
+      if (e instanceof TsdbError) throw e;
+      bad(buf, `cannot decompress body: ${(e as Error).message}`);
+    }
+  }
+  if (encoding === ENCODING_CONST_REGULAR) {
+    const { count } = header;
     if (count === 0) bad(buf, 'constant block with no points');
     const span = header.maxT - header.minT;
     const step = count > 1 ? span / (count - 1) : 0;
@@ -197,8 +293,15 @@ export function decodeBlock(buf: Uint8Array): { header: BlockHeader; ts: number[
     }
     return { header, ts, vs };
   }
-  const body = buf.subarray(BLOCK_HEADER_SIZE);
-  const dec = new GorillaDecoder(body, count);
+  if (encoding === ENCODING_COLUMNAR) {
+    try {
+      decodeColumnar(body, header, ts, vs);
+    } catch (e) {
+      bad(buf, (e as Error).message);
+    }
+    return { header, ts, vs };
+  }
+  const dec = new GorillaDecoder(body, header.count);
   try {
     while (dec.next()) {
       ts.push(dec.t);
@@ -208,7 +311,7 @@ export function decodeBlock(buf: Uint8Array): { header: BlockHeader; ts: number[
     if (e instanceof TsdbError) bad(buf, e.message);
     throw e;
   }
-  if (dec.bitsLeft >= 8) bad(buf, `${dec.bitsLeft} bits left after ${count} points`);
+  if (dec.bitsLeft >= 8) bad(buf, `${dec.bitsLeft} bits left after ${header.count} points`);
   return { header, ts, vs };
 }
 
