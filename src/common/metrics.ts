@@ -36,6 +36,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     blockCacheEvictions: new Counter({ name: 'tsdb_block_cache_evictions_total', help: 'decoded blocks dropped from the cache by reason (capacity, invalidated)', labelNames: ['reason'] as const, registers: r }),
     blockCacheBytes: new Gauge({ name: 'tsdb_block_cache_bytes', help: 'bytes held by the decoded-block cache (estimated decoded size + raw bytes + overhead)', registers: r }),
     blockCacheEntries: new Gauge({ name: 'tsdb_block_cache_entries', help: 'decoded blocks held by the cache', registers: r }),
+    queryBlocks: new Counter({ name: 'tsdb_query_blocks_total', help: 'stored blocks aggregate queries read, by source (header: answered from the block header, decoded)', labelNames: ['source'] as const, registers: r }),
     queryCacheEntries: new Gauge({ name: 'tsdb_query_cache_entries', help: 'entries held by each cache', labelNames: ['cache'] as const, registers: r }),
   };
 }

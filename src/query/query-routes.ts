@@ -8,11 +8,11 @@ import { toTsdbError } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import type { Matcher } from '../store/read-model.js';
-import { aggregate, parseBy, parseFill, parseFn, parseStep } from './aggregate/index.js';
+import { aggregate, parseBy, parseFill, parseFn, parseStep, type AggregatedSeries } from './aggregate/index.js';
 import { SERIES_OPEN, renderAggregated, renderSeriesList, renderSeriesPoints, renderStringList, seriesClose, seriesCloseTruncated, seriesPointsChunks } from './json-output.js';
 import { AnswerCache, matchersKey, offsetsKey } from './query-cache.js';
 import { guardQuery, type QueryGuard } from './query-guard.js';
-import type { QueryPlan, QueryService, SeriesPoints, TimeRange } from './query-service.js';
+import type { QueryPlan, QueryService, ReadStats, TimeRange } from './query-service.js';
 import { parseSelector } from './selector.js';
 
 export interface QueryRoutesOptions {
@@ -177,9 +177,14 @@ export const queryRoutes: FastifyPluginAsync<QueryRoutesOptions> = async (app: F
       }
       const outcome = plan.partial ? 'partial' : 'ok';
       if (aq) {
-        const input: SeriesPoints[] = [];
-        for await (const sp of service.read(plan, start, end, g.signal)) input.push(sp);
-        let out = aggregate(input, aq);
+        const stats: ReadStats = { headerBlocks: 0, decodedBlocks: 0, points: 0 };
+        let out: AggregatedSeries[];
+        try {
+          out = await service.aggregate(plan, aq, { signal: g.signal, stats });
+        } finally {
+          metrics.queryBlocks.inc({ source: 'header' }, stats.headerBlocks);
+          metrics.queryBlocks.inc({ source: 'decoded' }, stats.decodedBlocks);
+        }
         if (q.limit !== undefined) out = out.slice(0, q.limit);
         const body = renderAggregated(out, plan.partial, plan.missing);
         if (key !== undefined && service.unchanged(plan)) queryCache.set(key, body);

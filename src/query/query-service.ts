@@ -1,6 +1,8 @@
 import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Matcher, PartitionReader, PointColumns, SeriesInfo } from '../store/read-model.js';
+import { addSeriesPartial, finalizePartials, mergePartials, planAggregate, summariesAnswer, type AggregatePlan, type AggregateLimits, type AggregateQuery, type AggregatedSeries, type PartialAggregate } from './aggregate/index.js';
+import { DEFAULT_AGGREGATE_LIMITS } from './aggregate/types.js';
 import { raceSignal } from './query-guard.js';
 
 export interface QueryLimits {
@@ -59,6 +61,18 @@ export interface QueryPlan {
   offsets: Map<number, number>;
 }
 
+/** What an aggregate query read: blocks answered from their headers, blocks decoded, points counted. */
+export interface ReadStats {
+  headerBlocks: number;
+  decodedBlocks: number;
+  points: number;
+}
+
+/** Points a query may still read (max-points guard), shared by every partition it reads; also collects ReadStats. */
+export interface PointBudget extends ReadStats {
+  max: number;
+}
+
 export interface TimeRange {
   start: number;
   end: number;
@@ -72,6 +86,15 @@ export interface QueryService {
    * skipped). Enforces the max-points limit and checks the signal before and after every series read.
    */
   read(plan: QueryPlan, start: number, end: number, signal?: AbortSignal): AsyncGenerator<SeriesPoints, void, undefined>;
+  /**
+   * The planned series aggregated (docs/query-semantics.md "Partial aggregates"): partial aggregates per partition,
+   * from whole-block header summaries where the function allows and decoded points otherwise, merged, finalized,
+   * filled. Enforces the max-points limit (summarized points count) and checks the signal around every series read.
+   * `stats` (when given) is updated as blocks are read, so it is right even when the query fails.
+   */
+  aggregate(plan: QueryPlan, q: AggregateQuery, opts?: { signal?: AbortSignal; limits?: AggregateLimits; stats?: ReadStats }): Promise<AggregatedSeries[]>;
+  /** One partition's partial aggregates over the given series (of that partition): the unit a remote node ships. */
+  partitionPartial(partition: number, series: SeriesInfo[], p: AggregatePlan, by: string[] | undefined, budget: PointBudget, signal?: AbortSignal): Promise<PartialAggregate>;
   /** True while every partition of the plan is still at the offset it was planned at. */
   unchanged(plan: QueryPlan): boolean;
   /** Matching series (sorted by series key) with their points in [start, end): plan + read, collected. */
@@ -134,6 +157,11 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
 
   const planSeries = (p: QueryPlan): SeriesInfo[] => p.series ?? select([], p.ready);
 
+  const tooManyPoints = (): TsdbError =>
+    new TsdbError('TSDB_ERR_QUERY_LIMIT', `cannot run query (more than ${limits.maxPoints} points in range): narrow the range or selector, or aggregate with fn/step`, {
+      details: [{ field: 'end', reason: `the range holds more than ${limits.maxPoints} points` }],
+    });
+
   async function* read(p: QueryPlan, start: number, end: number, signal?: AbortSignal): AsyncGenerator<SeriesPoints, void, undefined> {
     let total = 0;
     let returned = 0;
@@ -144,15 +172,33 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
       signal?.throwIfAborted();
       if (points.ts.length === 0) continue;
       total += points.ts.length;
-      if (total > limits.maxPoints) {
-        throw new TsdbError('TSDB_ERR_QUERY_LIMIT', `cannot run query (more than ${limits.maxPoints} points in range): narrow the range or selector, or aggregate with fn/step`, {
-          details: [{ field: 'end', reason: `the range holds more than ${limits.maxPoints} points` }],
-        });
-      }
+      if (total > limits.maxPoints) throw tooManyPoints();
       returned++;
       yield { series: s, points };
     }
   }
+
+  const partitionPartial = async (
+    partition: number,
+    series: SeriesInfo[],
+    ap: AggregatePlan,
+    by: string[] | undefined,
+    budget: PointBudget,
+    signal?: AbortSignal,
+  ): Promise<PartialAggregate> => {
+    const acc: PartialAggregate = new Map();
+    const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind) };
+    for (const s of series) {
+      signal?.throwIfAborted();
+      const parts = await reader.readSeriesParts(partition, s.id, ap.start, ap.end, opts);
+      signal?.throwIfAborted();
+      budget.headerBlocks += parts.summaries.length;
+      budget.decodedBlocks += parts.decodedBlocks;
+      budget.points += addSeriesPartial(acc, ap, by, s, parts.points, parts.summaries);
+      if (budget.points > budget.max) throw tooManyPoints();
+    }
+    return acc;
+  };
 
   const hasPoints = async (s: SeriesInfo, range: TimeRange, signal: AbortSignal | undefined): Promise<boolean> => {
     signal?.throwIfAborted();
@@ -170,6 +216,29 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
   return {
     plan,
     read,
+    partitionPartial,
+    async aggregate(p, q, opts = {}) {
+      const aggLimits = opts.limits ?? DEFAULT_AGGREGATE_LIMITS;
+      const ap = planAggregate(q, aggLimits);
+      const byPartition = new Map<number, SeriesInfo[]>();
+      for (const s of planSeries(p)) {
+        const list = byPartition.get(s.partition);
+        if (list) list.push(s);
+        else byPartition.set(s.partition, [s]);
+      }
+      const budget: PointBudget = { max: limits.maxPoints, headerBlocks: 0, decodedBlocks: 0, points: 0 };
+      const merged: PartialAggregate = new Map();
+      try {
+        for (const [partition, series] of byPartition) mergePartials(merged, await partitionPartial(partition, series, ap, q.by, budget, opts.signal), ap);
+      } finally {
+        if (opts.stats) {
+          opts.stats.headerBlocks += budget.headerBlocks;
+          opts.stats.decodedBlocks += budget.decodedBlocks;
+          opts.stats.points += budget.points;
+        }
+      }
+      return finalizePartials(merged, ap, aggLimits);
+    },
     unchanged(p) {
       for (const [partition, offset] of p.offsets) {
         if (!reader.isReady(partition) || reader.nextOffset(partition) !== offset) return false;

@@ -27,6 +27,40 @@ export interface PointColumns {
   vs: number[];
 }
 
+/** Summary of one stored block, from its header (docs/format/block.md): the block's points exactly, no duplicates. */
+export interface BlockSummary {
+  count: number;
+  minT: number;
+  maxT: number;
+  min: number;
+  max: number;
+  sum: number;
+  /** Value at minT / at maxT. */
+  first: number;
+  last: number;
+}
+
+export interface ReadPartsOptions {
+  /** Query windows `[floor(t/step)*step, +step)`; absent: one window, [start, end). */
+  step?: number;
+  /** False: summarize nothing (every block is decoded), for functions a header cannot answer. */
+  summaries: boolean;
+}
+
+/**
+ * One series' points in [start, end) split in two disjoint parts: whole blocks answered from their headers, and the
+ * remaining points merged as readSeries merges them. A block is summarized only when its points are exactly what
+ * readSeries would return for its [minT, maxT] (strictly increasing timestamps, no other run of the series overlaps
+ * it, so duplicate resolution cannot change it), and it lies inside [start, end) and inside one query window.
+ */
+export interface SeriesParts {
+  summaries: BlockSummary[];
+  /** The other points in [start, end): ascending, one per timestamp (the last written); none inside a summary. */
+  points: PointColumns;
+  /** Blocks whose bodies were decoded (blocks answered from headers are summaries.length). */
+  decodedBlocks: number;
+}
+
 export interface PartitionReader {
   /** Partitions this node serves. */
   partitions(): number[];
@@ -41,6 +75,8 @@ export interface PartitionReader {
   tagValues(partition: number, key: string): string[];
   /** Points of one series with start <= t < end, ascending by time, one per timestamp (the last written). */
   readSeries(partition: number, seriesId: number, start: number, end: number): Promise<PointColumns>;
+  /** readSeries, but whole blocks that need no decoding come back as header summaries (see SeriesParts). */
+  readSeriesParts(partition: number, seriesId: number, start: number, end: number, opts: ReadPartsOptions): Promise<SeriesParts>;
   /** The newest point of a series (greatest timestamp; the last written at that timestamp), from an in-memory
    * last-value index; undefined when the series has no points. */
   lastPoint(partition: number, seriesId: number): Promise<{ t: number; v: number } | undefined>;

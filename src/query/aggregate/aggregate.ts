@@ -1,9 +1,8 @@
-import { TsdbError } from '../../common/errors.js';
-import { canonicalSeriesKey } from '../../common/series-key.js';
 import type { SeriesPoints } from '../query-service.js';
 import { denseGroup, releaseAccumulators } from './dense-group.js';
 import { applyFill, filledCount } from './fill.js';
 import { groupSeries } from './group-series.js';
+import { outputLimitError, sortOutput } from './output.js';
 import { releasePercentileScratch } from './percentile.js';
 import { lowerBound, plan, windowStart, type Plan } from './plan.js';
 import { DEFAULT_AGGREGATE_LIMITS, type AggregateLimits, type AggregateQuery, type AggregatedSeries } from './types.js';
@@ -99,13 +98,6 @@ function evalGroup(members: SeriesPoints[], p: Plan, ks: number[], vals: number[
   return true;
 }
 
-/** Output order: by metric, then by the canonical tag string (`{k="v",...}`, keys sorted), UTF-16 code unit order. */
-function sortOutput(out: AggregatedSeries[]): AggregatedSeries[] {
-  const keyed = out.map((s) => ({ s, t: canonicalSeriesKey('', s.tags) }));
-  keyed.sort((a, b) => (a.s.metric < b.s.metric ? -1 : a.s.metric > b.s.metric ? 1 : a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
-  return keyed.map((x) => x.s);
-}
-
 /**
  * Aggregates raw points per series (ascending, one per timestamp, restricted to [start, end)) into one value per
  * group per window, as API.md `GET /api/v1/query` defines `fn`, `step`, `by` and `fill`.
@@ -129,11 +121,7 @@ export function aggregate(input: SeriesPoints[], q: AggregateQuery, limits: Aggr
       if (n === 0) continue;
       total += n;
       if (total > limits.maxOutputPoints) {
-        throw new TsdbError(
-          'TSDB_ERR_QUERY_LIMIT',
-          `cannot run query (${groups.length} groups, ${p.nW} windows, fill=${p.fill}): the answer would hold more than ${limits.maxOutputPoints} points; use a larger step, a shorter range, a narrower selector or fill=none`,
-          { details: [{ field: 'step', reason: `more than ${limits.maxOutputPoints} output points` }] },
-        );
+        throw outputLimitError(groups.length, p, limits);
       }
       out.push({ metric: g.metric, tags: g.tags, points: applyFill(ks, vals, p.w0, p.len, p.nW, p.fill) });
     }

@@ -2,7 +2,7 @@
  * The dense strategy for groups of several series (see evalGroup in aggregate.ts): each member's windows are folded,
  * member by member, into per-window accumulators, in O(points + windows) and with no heap.
  */
-import { Kind, lowerBound, windowStart, type Plan } from './plan.js';
+import { increaseOf, Kind, lowerBound, windowStart, type Plan } from './plan.js';
 import { percentileRank, percentileScratch, percentileSketch, selectKth } from './percentile.js';
 
 /** Reusable; the engine is synchronous, so one set per process is enough. */
@@ -113,12 +113,7 @@ export function denseGroup(p: Plan, m: number, tss: number[][], vss: number[][],
       case Kind.Increase:
       case Kind.Rate: {
         // per series, then summed over the group (windowValue in window-ranges.ts adds the per-series sums in the same order)
-        let seg = 0;
-        for (let i = from + 1; i < to; i++) {
-          const d = vs[i]! - vs[i - 1]!;
-          seg += d >= 0 ? d : vs[i]!;
-        }
-        a[x] = a[x]! + seg;
+        a[x] = a[x]! + increaseOf(vs, from, to);
         break;
       }
       default:

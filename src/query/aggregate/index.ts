@@ -6,3 +6,7 @@ export { PERCENTILE_SKETCH_ALPHA, PERCENTILE_SKETCH_MAX_BUCKETS } from './percen
 export { DDSketch, DEFAULT_SKETCH_ALPHA, DEFAULT_SKETCH_MAX_BUCKETS, SKETCH_FORMAT_VERSION, nearestRank } from './sketch.js';
 export type { SketchBuckets } from './sketch.js';
 export type { AggFn, AggregateLimits, AggregateQuery, AggregatedSeries, FillPolicy } from './types.js';
+export { plan as planAggregate } from './plan.js';
+export type { Plan as AggregatePlan } from './plan.js';
+export { addSeriesPartial, finalizePartials, mergePartials, summariesAnswer, WindowState } from './partial.js';
+export type { GroupPartial, PartialAggregate } from './partial.js';

@@ -47,6 +47,19 @@ export function lowerBound(ts: number[], x: number, lo: number, hi: number): num
   return lo;
 }
 
+/**
+ * Increase of one series over its points vs[from..to) in one window (rule 20): Σ of v[i] − v[i−1] when that is
+ * >= 0, else of v[i] (a counter reset). One point → 0.
+ */
+export function increaseOf(vs: ArrayLike<number>, from: number, to: number): number {
+  let seg = 0;
+  for (let i = from + 1; i < to; i++) {
+    const d = vs[i]! - vs[i - 1]!;
+    seg += d >= 0 ? d : vs[i]!;
+  }
+  return seg;
+}
+
 /** `floor(t/step)*step`, exactly, with a true floor for negative t (integer remainders never round). */
 export function windowStart(t: number, step: number): number {
   const r = t % step;

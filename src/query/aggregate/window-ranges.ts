@@ -3,7 +3,7 @@
  * fall in it, held in rm/r0/r1, and windowValue computes its value from them without copying. Two strategies fill the
  * ranges (see evalGroup in aggregate.ts): one series walked window by window, and several merged with a heap.
  */
-import { Kind, windowStart, type Plan } from './plan.js';
+import { increaseOf, Kind, windowStart, type Plan } from './plan.js';
 import { percentileRank, percentileScratch, percentileSketch, selectKth } from './percentile.js';
 
 /** Reusable; the engine is synchronous, so one set per process is enough. */
@@ -224,13 +224,7 @@ function windowValue(p: Plan, nr: number, tss: number[][], vss: number[][]): num
       // Per series (pairs never cross series or windows), summed over the group. One point → 0.
       let inc = 0;
       for (let r = 0; r < nr; r++) {
-        const vs = vss[rm[r]!]!;
-        let seg = 0;
-        for (let i = r0[r]! + 1, e = r1[r]!; i < e; i++) {
-          const d = vs[i]! - vs[i - 1]!;
-          seg += d >= 0 ? d : vs[i]!;
-        }
-        inc += seg;
+        inc += increaseOf(vss[rm[r]!]!, r0[r]!, r1[r]!);
       }
       return p.kind === Kind.Increase ? inc : inc / p.rateDiv;
     }

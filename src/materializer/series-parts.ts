@@ -1,0 +1,88 @@
+/**
+ * Block-header answers for aggregates (docs/query-semantics.md, "Block summaries"): one series' stored blocks and
+ * head runs, given in log order, split into whole blocks answered from their headers and the other points, merged
+ * exactly as PartitionState.read merges them.
+ *
+ * A block is summarized only when its header says exactly what the merged read would hold for [minT, maxT]:
+ *  - its timestamps are strictly increasing (FLAG_STRICTLY_INCREASING): no duplicate inside it, and its header
+ *    first/last are the values at minT/maxT;
+ *  - no other run of the series (another block of either tier, a head) has a point in [minT, maxT] — checked on the
+ *    runs' [min, max] spans, so no duplicate resolution involving another run can change the block's points;
+ *  - it lies inside [start, end) and inside one query window.
+ * Taking such a block out of the merge changes nothing else: the remaining runs have no timestamp in its span.
+ */
+import { decodeBlock, decodeBlockHeader, FLAG_STRICTLY_INCREASING, type BlockHeader } from '../codec/block.js';
+import type { BlockSummary, PointColumns, ReadPartsOptions, SeriesParts } from '../store/read-model.js';
+import { mergeLogOrdered } from './merge-points.js';
+
+/** `floor(t/step)*step` with a true floor for negative t (integer remainders never round). */
+function windowOf(t: number, step: number): number {
+  const r = t % step;
+  return r < 0 ? t - r - step : t - r;
+}
+
+interface Span {
+  lo: number;
+  hi: number;
+  /** Index into the blocks, or -1 for a head run. */
+  block: number;
+}
+
+/**
+ * @param blocks encoded blocks of the series that may hold points in [start, end), in log order (older first)
+ * @param heads head runs of the series (frozen, then active), after every block in log order
+ */
+export function seriesParts(blocks: readonly Uint8Array[], heads: readonly PointColumns[], start: number, end: number, opts: ReadPartsOptions): SeriesParts {
+  const summarized = new Array<boolean>(blocks.length).fill(false);
+  const summaries: BlockSummary[] = [];
+  const headers: Array<BlockHeader | undefined> = new Array(blocks.length);
+  if (opts.summaries && blocks.length > 0) {
+    const spans: Span[] = [];
+    for (let i = 0; i < blocks.length; i++) {
+      // CRC is checked once per block: here for summarized blocks (below), by decodeBlock for the others.
+      const h = (headers[i] = decodeBlockHeader(blocks[i]!, { verifyCrc: false }));
+      if (h.count > 0) spans.push({ lo: h.minT, hi: h.maxT, block: i });
+    }
+    for (const run of heads) {
+      const n = run.ts.length;
+      if (n === 0) continue;
+      let lo = run.ts[0]!;
+      let hi = lo;
+      for (let i = 1; i < n; i++) {
+        const t = run.ts[i]!;
+        if (t < lo) lo = t;
+        else if (t > hi) hi = t;
+      }
+      spans.push({ lo, hi, block: -1 });
+    }
+    spans.sort((a, b) => a.lo - b.lo || a.hi - b.hi);
+    let maxBefore = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < spans.length; i++) {
+      const s = spans[i]!;
+      const next = spans[i + 1];
+      const isolated = maxBefore < s.lo && (next === undefined || next.lo > s.hi);
+      if (s.hi > maxBefore) maxBefore = s.hi;
+      if (!isolated || s.block < 0 || s.lo < start || s.hi >= end) continue;
+      if (opts.step !== undefined && windowOf(s.lo, opts.step) !== windowOf(s.hi, opts.step)) continue;
+      const h = headers[s.block]!;
+      if ((h.flags & FLAG_STRICTLY_INCREASING) === 0) continue;
+      decodeBlockHeader(blocks[s.block]!); // verifies the CRC: a damaged block fails as loudly as when decoded
+      summarized[s.block] = true;
+      summaries.push({ count: h.count, minT: h.minT, maxT: h.maxT, min: h.min, max: h.max, sum: h.sum, first: h.first, last: h.last });
+    }
+  }
+  const runs: PointColumns[] = [];
+  let decodedBlocks = 0;
+  for (let i = 0; i < blocks.length; i++) {
+    if (summarized[i]) continue;
+    const h = headers[i];
+    // A block wholly outside the range adds nothing: skip its body (the header alone says so).
+    if (h !== undefined && (h.count === 0 || h.maxT < start || h.minT >= end)) continue;
+    const b = decodeBlock(blocks[i]!);
+    decodedBlocks++;
+    runs.push({ ts: b.ts, vs: b.vs });
+  }
+  for (const run of heads) runs.push(run);
+  summaries.sort((a, b) => a.minT - b.minT);
+  return { summaries, points: mergeLogOrdered(runs, start, end), decodedBlocks };
+}
