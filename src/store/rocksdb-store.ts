@@ -133,7 +133,7 @@ export function createRocksDbStore(opts: RocksDbStoreOptions): KvStore {
       const d = ensureOpen('iterate range');
       if (range.limit === 0) return;
       const limit = range.limit === undefined || range.limit < 0 ? Infinity : range.limit;
-      const it = d.iterator({ ...bounds(range), reverse: range.reverse ?? false, limit, capacity: Math.min(256, limit) });
+      const it = d.iterator({ ...bounds(range), reverse: range.reverse ?? false, limit, capacity: Math.min(1024, limit) });
       for await (const e of it) yield [e.key, e.value ?? Buffer.alloc(0)] as [Buffer, Buffer];
     },
     async clearRange(range: RangeOptions) {
