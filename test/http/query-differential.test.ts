@@ -8,6 +8,10 @@
  *   - selectors: Prometheus semantics (absent tag = "", regexes fully anchored), evaluated naively per series;
  *   - aggregates: test/helpers/reference-aggregate.ts (written from API.md + docs/query-semantics.md), fed the
  *     model's points.
+ * Aggregates run the serving path: partial aggregates per partition, merged, finalized (docs/query-semantics.md
+ * "Partial aggregates"), with whole blocks answered from their headers where nothing overlaps them ("Block
+ * summaries"): some series are written in order (timeMode 5) so their flushed blocks stand alone, and rewrites of
+ * earlier points make others overlap; the run asserts that headers were used.
  * Comparisons are exact except where summation order may differ (sum avg stddev rate increase, fill=linear:
  * 1e-9 relative) and sketched percentiles (windows over 10,000 values: within α = 0.01·|v|, docs/query-semantics.md
  * rule 19; one scenario per run is big enough to take that path over HTTP).
@@ -89,6 +93,8 @@ interface SeriesDef {
   grid: number;
   resetPeriod: number;
   k: number;
+  /** timeMode 5: the next timestamp (in order, so flushed blocks stand alone and are answered from headers). */
+  cursor: number;
 }
 
 type Event =
@@ -283,6 +289,8 @@ interface Stats {
   sketchedWindows: number;
   nonEmpty: number;
   cacheHits: number;
+  headerBlocks: number;
+  decodedBlocks: number;
   pairs: Set<string>;
 }
 
@@ -369,13 +377,14 @@ async function runScenario(idx: number, seed: number, stats: Stats): Promise<voi
       metric,
       tags,
       key,
-      timeMode: big ? (defs.length === 0 ? 0 : r.pick([0, 1])) : r.int(0, 4), // big: series 0 needs > 10,000 distinct timestamps
+      timeMode: big ? (defs.length === 0 ? 0 : r.pick([0, 1])) : r.pick([0, 1, 2, 3, 4, 5, 5]), // big: series 0 needs > 10,000 distinct timestamps
       valueMode: big ? r.pick([1, 4, 6]) : r.int(0, 7),
       center: base + r.int(0, span - 1),
       width: r.int(200, 40_000),
       grid: r.pick([1000, 5000, 10_000, 15_000]),
       resetPeriod: r.int(30, 400),
       k: r.pick([1, 2, 0.5, 3]),
+      cursor: base + r.int(0, 5000),
     });
   }
   // (big: one series gets most points, so it alone has windows over 10,000 values — the single-series sketch path;
@@ -398,8 +407,10 @@ async function runScenario(idx: number, seed: number, stats: Stats): Promise<voi
         return Math.floor(base / s.grid) * s.grid + s.grid * r.int(1, Math.floor(span / s.grid));
       case 3: // right at a block window boundary (±3 ms), so blocks split and merge there
         return firstWindow + blockWindow * r.int(1, shape.windows) + r.int(-3, 3);
-      default: // few distinct timestamps
+      case 4: // few distinct timestamps
         return base + 997 * r.int(0, 7);
+      default: // in order: blocks that overlap nothing (answered from their headers unless rewritten later)
+        return (s.cursor += r.int(1, Math.max(1, Math.floor(span / 150))));
     }
   };
   const genValue = (s: SeriesDef, t: number): number => {
@@ -470,13 +481,17 @@ async function runScenario(idx: number, seed: number, stats: Stats): Promise<voi
     stats.flushes++;
   };
 
-  const countCacheHits = async (): Promise<void> => {
+  const countMetrics = async (): Promise<void> => {
     for (const v of (await node.metrics.queryCacheRequests.get()).values) if (v.labels.result === 'hit') stats.cacheHits += v.value;
+    for (const v of (await node.metrics.queryBlocks.get()).values) {
+      if (v.labels.source === 'header') stats.headerBlocks += v.value;
+      else stats.decodedBlocks += v.value;
+    }
   };
 
   const restart = async (crash: boolean): Promise<void> => {
     await waitApplied();
-    await countCacheHits();
+    await countMetrics();
     if (crash) {
       // Crash-like: the store goes away first, so the shutdown flush fails and the head is lost; the new node
       // rebuilds it by replaying the log from the offset of the last flush.
@@ -778,7 +793,7 @@ async function runScenario(idx: number, seed: number, stats: Stats): Promise<voi
         if (r.chance(0.01)) await flush();
       }
     }
-    await countCacheHits();
+    await countMetrics();
   } catch (e) {
     if (!(e instanceof StopScenario)) throw e;
   } finally {
@@ -817,6 +832,8 @@ describe('query differential: the whole engine against a reference model', () =>
     sketchedWindows: 0,
     nonEmpty: 0,
     cacheHits: 0,
+    headerBlocks: 0,
+    decodedBlocks: 0,
 
     pairs: new Set(),
   };
@@ -833,11 +850,12 @@ describe('query differential: the whole engine against a reference model', () =>
           `# query-differential: ${cases} cases in ${stats.scenarios} scenarios (${stats.raw} raw, ${stats.agg} aggregate covering ${stats.pairs.size}/${FNS.length * FILLS.length} fn×fill pairs, ` +
             `${stats.series} series, ${stats.last} last, ${stats.tags} tags, ${stats.values} tag values; ${stats.repeated} repeated requests, ${stats.cacheHits} cache hits; ${stats.nonEmpty} non-empty answers), ` +
             `${stats.pointsWritten} points in ${stats.writes} writes (${stats.duplicates} duplicates), ${stats.flushes} flushes (${stats.concurrentFlushes} while queries ran), ${stats.restarts} restarts (${stats.crashes} crash-like), ` +
-            `${stats.sketchedWindows} sketched percentile windows, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+            `${stats.sketchedWindows} sketched percentile windows, ${stats.headerBlocks} blocks answered from headers (${stats.decodedBlocks} decoded), ${((performance.now() - t0) / 1000).toFixed(1)} s`,
         );
         if (ONLY === undefined) {
           assert.equal(stats.pairs.size, FNS.length * FILLS.length, 'every fn × fill pair was asked');
           if (SKETCH_SCENARIO) assert.ok(stats.sketchedWindows > 0, 'some percentile windows took the sketch path');
+          assert.ok(stats.headerBlocks > 0, 'some blocks were answered from their headers');
         }
       }
     });
