@@ -19,11 +19,12 @@
  * not compacted; V3's own producers never are, and the topic is created with cleanup.policy=delete.
  */
 import kafkajs from 'kafkajs';
-import type { Admin, Kafka, Producer, RecordMetadata, logCreator } from 'kafkajs';
+import type { Admin, Kafka, Message, Producer, RecordMetadata, logCreator } from 'kafkajs';
 import { TsdbError, asTsdbError, type ErrorCode } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/logger.js';
 import type { AppendBatch, AppendResult, ConsumeOptions, DeadLetter, LogConsumer, LogRecord, PartitionedLog, PartitionOffsets, ReadOptions } from '../types.js';
 import { KafkaLogConsumer, toLogRecord } from './kafka-consumer.js';
+import { PartitionQueue } from './partition-queue.js';
 import { READ_COMMITTED, createInternalCluster, kafkaErrorKinds, type InternalCluster, type RawRecord } from './kafkajs-internals.js';
 
 const { Kafka: KafkaClient, logLevel: LogLevel } = kafkajs;
@@ -126,6 +127,7 @@ class KafkaLogImpl implements KafkaLog {
   private cluster: InternalCluster | undefined;
   private producer: Promise<Producer> | undefined;
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly sendQueue = new PartitionQueue();
   private readonly consumers = new Set<KafkaLogConsumer>();
 
   constructor(
@@ -314,7 +316,6 @@ class KafkaLogImpl implements KafkaLog {
   async deadLetter(entries: DeadLetter[]): Promise<void> {
     if (entries.length === 0) return;
     if (this.state !== 'open') throw new TsdbError('TSDB_ERR_LOG_CLOSED', `cannot set records aside (${this.where()}): the log is ${this.state}`);
-    const producerP = this.producer!;
     const messages = entries.map((e) => ({
       partition: 0, // the producer's partitioner only honours explicit partitions
       value: e.value,
@@ -326,12 +327,25 @@ class KafkaLogImpl implements KafkaLog {
         'v3-source-offset': String(e.offset),
       },
     }));
+    await this.send(this.deadLetterTopic, [0], messages, () => `cannot set records aside (${this.where(`, ${entries.length} records to ${this.deadLetterTopic}`)})`);
+  }
+
+  /**
+   * One sendBatch, queued behind every earlier send that shares a partition with it (PartitionQueue says why), on
+   * the producer current once it is this call's turn: a producer whose send failed may have handed out sequence
+   * numbers of records the broker did write, so no later call may use it for any partition again.
+   */
+  private async send(topic: string, partitions: number[], messages: Message[], what: () => string): Promise<RecordMetadata[]> {
+    const release = await this.sendQueue.acquire(partitions.map((p) => `${topic}/${p}`));
+    const producerP = this.producer!;
     try {
       const producer = await producerP;
-      await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs ?? 30_000, topicMessages: [{ topic: this.deadLetterTopic, messages }] });
+      return await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs ?? 30_000, topicMessages: [{ topic, messages }] });
     } catch (e) {
       this.replaceProducer(producerP);
-      throw this.mapError(e, 'TSDB_ERR_LOG_UNAVAILABLE', `cannot set records aside (${this.where(`, ${entries.length} records to ${this.deadLetterTopic}`)})`);
+      throw this.mapError(e, 'TSDB_ERR_LOG_UNAVAILABLE', what());
+    } finally {
+      release();
     }
   }
 
@@ -384,17 +398,15 @@ class KafkaLogImpl implements KafkaLog {
       }
     }
     const messages = batches.flatMap((b) => b.values.map((value, i) => ({ partition: b.partition, value, key: b.keys?.[i] ?? null })));
-    const producerP = this.producer!;
     let metadata: RecordMetadata[] = [];
     if (messages.length > 0) {
-      try {
-        const producer = await producerP;
-        metadata = await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs ?? 30_000, topicMessages: [{ topic: this.topic, messages }] });
-      } catch (e) {
-        this.replaceProducer(producerP);
-        const parts = [...perPartitionBytes.keys()].sort((a, b) => a - b);
-        throw this.mapError(e, 'TSDB_ERR_LOG_UNAVAILABLE', `cannot append records (${this.where(`, partitions [${parts.join(', ')}], ${messages.length} records`)})`);
-      }
+      const parts = [...new Set(messages.map((m) => m.partition))].sort((a, b) => a - b);
+      metadata = await this.send(
+        this.topic,
+        parts,
+        messages,
+        () => `cannot append records (${this.where(`, partitions [${parts.join(', ')}], ${messages.length} records`)})`,
+      );
     }
     const next = new Map<number, number>();
     for (const m of metadata) {
