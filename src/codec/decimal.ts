@@ -32,10 +32,14 @@ export function fromScaled(m: number, e: number): number {
 
 /** The smallest exponent in [−22, 22] at which v is exactly representable, or NaN. */
 export function minExponent(v: number): number {
-  let e = 0;
-  for (; e <= MAX_DECIMAL_EXP; e++) {
-    if (!Number.isNaN(toScaled(v, e))) break;
+  if (!(Math.abs(v) <= MAX_MANTISSA)) {
+    // Too large for e ≥ 0 (or not finite): only trailing decimal zeros can make it fit.
+    if (!Number.isFinite(v)) return NaN;
+    for (let e = -MAX_DECIMAL_EXP; e < 0; e++) if (!Number.isNaN(toScaled(v, e))) return e;
+    return NaN;
   }
+  let e = 0;
+  while (e <= MAX_DECIMAL_EXP && Number.isNaN(toScaled(v, e))) e++;
   if (e > MAX_DECIMAL_EXP) return NaN;
   if (e === 0 && v !== 0) {
     while (e > -MAX_DECIMAL_EXP && !Number.isNaN(toScaled(v, e - 1))) e--;

@@ -146,11 +146,6 @@ export class RangeDecoder {
     for (let i = 0; i < 4; i++) this.code = ((this.code << 8) | this.next()) >>> 0;
   }
 
-  /** Bytes consumed beyond the end of the input (read as zeros); more than 4 means the stream is corrupt. */
-  get overrun(): number {
-    return Math.max(0, this.pos - this.end);
-  }
-
   decodeBit(ctx: BitContexts, i: number): number {
     const p = ctx.p[i];
     const n = ctx.n[i];
@@ -205,10 +200,10 @@ const MAX_BITLEN = 54;
 /** Mantissa bits below the leading one that get their own contexts (a bit tree per length); the rest are direct. */
 const TREE_BITS = 3;
 const TREE_NODES = 1 << TREE_BITS;
-const CTX_SIGN = 0;
-const CTX_LEN = 1;
-const CTX_TREE = CTX_LEN + MAX_BITLEN + 1;
-export const INT_MODEL_CONTEXTS = CTX_TREE + (MAX_BITLEN + 1) * TREE_NODES;
+const CTX_LEN = 0;
+const CTX_SIGN = CTX_LEN + MAX_BITLEN;
+const CTX_TREE = CTX_SIGN + MAX_BITLEN + 1;
+export const INT_MODEL_CONTEXTS = CTX_TREE + (MAX_BITLEN + 1) * 2 * TREE_NODES;
 
 /** Bit length of a non-negative integer ≤ 2^53 (0 for 0). */
 export function bitLength(m: number): number {
@@ -218,9 +213,10 @@ export function bitLength(m: number): number {
 
 /**
  * Codes a signed integer d, |d| ≤ 2^53, as: the bit length L of |d| in unary (bits "L > k" for k = 0, 1, …,
- * each with its own context, stopping at the first 0 or at 54); then the L−1 bits below the leading one,
- * the first up to 3 through a per-length bit tree of contexts, the rest direct; then, if d ≠ 0, a sign bit
- * (1 = negative) with one context.
+ * each with its own context, stopping at the first 0 or at 54); if d ≠ 0 a sign bit (1 = negative, one
+ * context per L); then the L−1 bits below the leading one, the first up to 3 through a bit tree of contexts
+ * per (L, sign), the rest direct. With sign and tree contexts per length, every |d| < 16 has its own
+ * probability path, so skewed small integers cost close to their entropy whatever their sign pattern.
  */
 export function encodeInt(rc: RangeEncoder, ctx: BitContexts, d: number): void {
   const neg = d < 0 ? 1 : 0;
@@ -231,6 +227,7 @@ export function encodeInt(rc: RangeEncoder, ctx: BitContexts, d: number): void {
     rc.encodeBit(ctx, CTX_LEN + k, more);
     if (!more) break;
   }
+  if (m !== 0) rc.encodeBit(ctx, CTX_SIGN + len, neg);
   if (len >= 2) {
     const rest = len - 1; // bits below the leading one
     const treeBits = rest < TREE_BITS ? rest : TREE_BITS;
@@ -239,7 +236,7 @@ export function encodeInt(rc: RangeEncoder, ctx: BitContexts, d: number): void {
     const scale = 2 ** direct;
     const top = Math.floor(m / scale); // leading one + treeBits bits
     const low = m - top * scale;
-    const base = CTX_TREE + len * TREE_NODES;
+    const base = CTX_TREE + (2 * len + neg) * TREE_NODES;
     let node = 1;
     for (let k = treeBits - 1; k >= 0; k--) {
       const bit = (top >>> k) & 1;
@@ -255,18 +252,18 @@ export function encodeInt(rc: RangeEncoder, ctx: BitContexts, d: number): void {
       rc.encodeDirect(low, direct);
     }
   }
-  if (m !== 0) rc.encodeBit(ctx, CTX_SIGN, neg);
 }
 
 export function decodeInt(rd: RangeDecoder, ctx: BitContexts): number {
   let len = 0;
   while (len < MAX_BITLEN && rd.decodeBit(ctx, CTX_LEN + len) === 1) len++;
+  const neg = len > 0 ? rd.decodeBit(ctx, CTX_SIGN + len) : 0;
   let m = len === 0 ? 0 : 1;
   if (len >= 2) {
     const rest = len - 1;
     const treeBits = rest < TREE_BITS ? rest : TREE_BITS;
     const direct = rest - treeBits;
-    const base = CTX_TREE + len * TREE_NODES;
+    const base = CTX_TREE + (2 * len + neg) * TREE_NODES;
     let node = 1;
     for (let k = 0; k < treeBits; k++) node = node * 2 + rd.decodeBit(ctx, base + node);
     m = node; // the leading one is the tree's root
@@ -277,8 +274,7 @@ export function decodeInt(rd: RangeDecoder, ctx: BitContexts): number {
       m = m * 2 ** direct + rd.decodeDirect(direct);
     }
   }
-  if (m !== 0 && rd.decodeBit(ctx, CTX_SIGN) === 1) return -m;
-  return m;
+  return neg === 1 ? -m : m;
 }
 
 export function corruptStream(what: string): never {
