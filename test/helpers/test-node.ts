@@ -1,5 +1,5 @@
 import type { ServeConfig } from '../../src/common/config.js';
-import { defaultServeConfig } from '../../src/common/config.js';
+import { defaultServeConfig, resolveServeConfig } from '../../src/common/config.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { createNode, type V3Node } from '../../src/cli/node.js';
 import { tempDir } from './temp-dir.js';
@@ -7,7 +7,9 @@ import { tempDir } from './temp-dir.js';
 /** An in-process node on a temp dir, for app.inject() tests. */
 export async function testNode(overrides: Partial<ServeConfig> = {}): Promise<V3Node & { dispose(): Promise<void>; dataDir: string }> {
   const tmp = tempDir('node');
-  const config = defaultServeConfig({ dataDir: tmp.dir, port: 0, partitions: 4, flushInterval: 60_000, ...overrides });
+  // TSDB_STORE_BACKEND=rocksdb runs the in-process tests on RocksDB too (spawned servers read it from the env anyway).
+  const { storeBackend } = resolveServeConfig({}, { TSDB_STORE_BACKEND: process.env.TSDB_STORE_BACKEND });
+  const config = defaultServeConfig({ dataDir: tmp.dir, port: 0, partitions: 4, flushInterval: 60_000, storeBackend, ...overrides });
   const node = await createNode({ config, logger: silentLogger() });
   return Object.assign(node, {
     dataDir: tmp.dir,
