@@ -9,6 +9,7 @@ import { writeRoutes } from '../ingest/write-routes.js';
 import { createWriteService } from '../ingest/write-service.js';
 import type { PartitionedLog } from '../log/types.js';
 import { createMaterializer, type Materializer } from '../materializer/materializer.js';
+import { retentionFrom, seriesLimitsFrom } from '../materializer/per-metric.js';
 import { queryRoutes } from '../query/query-routes.js';
 import { createQueryService } from '../query/query-service.js';
 import type { KvStore } from '../store/types.js';
@@ -54,6 +55,9 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
         flushIntervalMs: config.flushInterval,
         headMaxPoints: config.headMaxPoints,
         blockWindowMs: config.blockWindow,
+        seriesLimits: seriesLimitsFrom(config.maxSeriesPerMetric, config.maxSeriesPerMetricOverrides),
+        retention: retentionFrom(config.retention, config.retentionOverrides),
+        retentionIntervalMs: config.retentionInterval,
       });
       await materializer.start();
     }

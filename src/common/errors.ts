@@ -22,6 +22,7 @@ export const CATALOGUE = {
   TSDB_ERR_WRITE_MALFORMED: { status: 400, retriable: false, summary: 'the request body does not parse' },
   TSDB_ERR_WRITE_TOO_LARGE: { status: 413, retriable: false, summary: 'the request body is over the limit' },
   TSDB_ERR_WRITE_CONTENT_TYPE: { status: 415, retriable: false, summary: 'unsupported content type' },
+  TSDB_ERR_WRITE_CARDINALITY: { status: 422, retriable: false, summary: 'the points would create more series of a metric than its limit (--max-series-per-metric)' },
   TSDB_ERR_AVRO_FINGERPRINT: { status: 400, retriable: false, summary: 'unknown Avro schema fingerprint' },
   TSDB_ERR_AVRO_DECODE: { status: 400, retriable: false, summary: 'Avro body does not decode' },
   TSDB_ERR_QUERY_INVALID: { status: 400, retriable: false, summary: 'the query is invalid' },

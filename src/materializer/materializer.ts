@@ -3,11 +3,20 @@ import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import type { DeadLetter, LogConsumer, PartitionedLog } from '../log/types.js';
-import type { Matcher, PartitionReader, PointColumns, SeriesInfo } from '../store/read-model.js';
+import type { Matcher, PartitionReader, PointColumns, SeriesAdmission, SeriesInfo } from '../store/read-model.js';
 import type { KvStore } from '../store/types.js';
+import { createSeriesAdmission } from './cardinality.js';
 import { PartitionState } from './partition-state.js';
+import { perMetric, type PerMetric } from './per-metric.js';
+import { createRetention, type RetentionResult } from './retention.js';
 
 export interface MaterializerOptions {
+  /** Per-metric series cap (docs/series-index.md "Cardinality limit"); absent: unlimited. */
+  seriesLimits?: PerMetric;
+  /** Per-metric retention (docs/series-index.md "Retention"); absent: keep forever. */
+  retention?: PerMetric;
+  /** How often retention runs (default 1 min). */
+  retentionIntervalMs?: number;
   log: PartitionedLog;
   store: KvStore;
   /** Partitions this node owns. */
@@ -21,7 +30,9 @@ export interface MaterializerOptions {
   blockWindowMs: number;
 }
 
-export interface Materializer extends PartitionReader {
+export interface Materializer extends PartitionReader, SeriesAdmission {
+  /** One retention pass now (it also runs every retentionIntervalMs). */
+  runRetention(): Promise<RetentionResult>;
   start(): Promise<void>;
   /** Refreshes gauges that need a look at the log (lag); called before each /metrics scrape. */
   refreshMetrics(): Promise<void>;
@@ -42,6 +53,16 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
   let consumer: LogConsumer | null = null;
   let flushTimer: NodeJS.Timeout | null = null;
   let stopped = false;
+  const retention = createRetention({
+    stores: () => [opts.store],
+    partitions: () => states.values(),
+    retention: opts.retention ?? perMetric(0),
+    blockWindowMs: opts.blockWindowMs,
+    clock: opts.clock,
+    logger: log,
+    metrics: opts.metrics,
+  });
+  const admission = createSeriesAdmission({ indexes: () => [...states.values()].map((s) => s.index), limits: opts.seriesLimits ?? perMetric(0) });
 
   const deadLetters: DeadLetter[] = [];
   /** Dead letters are best effort: a log that cannot take them must not stop materialization (they are counted). */
@@ -86,6 +107,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
           metrics: opts.metrics,
           blockWindowMs: opts.blockWindowMs,
           onSetAside: (r) => deadLetters.push(r),
+          seriesLimits: opts.seriesLimits,
         });
         await s.load();
         states.set(p, s);
@@ -120,9 +142,12 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
         }
       }, opts.flushIntervalMs);
       flushTimer.unref();
+      retention.start(opts.retentionIntervalMs ?? 60_000);
     },
 
     refreshMetrics: updateLag,
+    runRetention: () => retention.runOnce(),
+    refuse: admission.refuse,
 
     async flushAll(reason = 'manual') {
       await Promise.all([...states.values()].map((s) => s.flush(reason)));
@@ -132,6 +157,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
       if (stopped) return;
       stopped = true;
       if (flushTimer) clearInterval(flushTimer);
+      await retention.stop();
       await consumer?.stop();
       await Promise.all([...states.values()].map((s) => flushOne(s, 'shutdown')));
     },

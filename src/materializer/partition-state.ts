@@ -12,8 +12,10 @@ import type { PointColumns } from '../store/read-model.js';
 import { blockKey, blockRange, decodeBlockKey, decodeState, encodeState, seriesIdOf, seriesKey, seriesRange, stateKey } from '../store/row-keys.js';
 import { SeriesIndex } from '../store/series-index.js';
 import type { BatchOp, KvStore } from '../store/types.js';
+import { cardinalityProblem } from './cardinality.js';
 import { Head } from './head.js';
 import { mergeLogOrdered } from './merge-points.js';
+import type { PerMetric } from './per-metric.js';
 
 export interface PartitionStateOptions {
   partition: number;
@@ -23,6 +25,8 @@ export interface PartitionStateOptions {
   blockWindowMs: number;
   /** Called for every record that is set aside (does not decode or breaks a point invariant). */
   onSetAside?: (r: SetAsideRecord) => void;
+  /** Per-metric cap on series in this partition (docs/series-index.md); absent: unlimited. */
+  seriesLimits?: PerMetric;
 }
 
 export interface SetAsideRecord {
@@ -47,6 +51,7 @@ export class PartitionState {
   private readonly window: number;
   private readonly label: { partition: string };
   private readonly onSetAside: ((r: SetAsideRecord) => void) | undefined;
+  private readonly seriesLimits: PerMetric | undefined;
 
   /** Next offset to apply. */
   nextOffset = 0;
@@ -68,6 +73,7 @@ export class PartitionState {
     this.index = new SeriesIndex(opts.partition);
     this.label = { partition: String(opts.partition) };
     this.onSetAside = opts.onSetAside;
+    this.seriesLimits = opts.seriesLimits;
   }
 
   /** Loads the durable state: offset, flush sequence and every series. */
@@ -84,9 +90,8 @@ export class PartitionState {
         const { metric, tags } = parseSeriesKey(key);
         this.index.add(id, key, metric, tags);
       }
-      if (this.index.size !== s.nextSeriesId) {
-        throw new Error(`cannot load partition ${this.partition}: state says ${s.nextSeriesId} series, store holds ${this.index.size}`);
-      }
+      // Retention removes series but never reuses their ids, so ids below nextSeriesId may be missing.
+      this.index.reserve(s.nextSeriesId);
     }
     this.persistedSeries = this.index.size;
     this.lastT = new Array<number>(this.index.size).fill(Number.NEGATIVE_INFINITY);
@@ -138,8 +143,11 @@ export class PartitionState {
         if (problem !== undefined) problem = `point ${i}: ${problem}`;
         ids[i] = id ?? key;
       }
+      let reason = 'TSDB_ERR_WRITE_INVALID';
+      // Per-metric series cap (src/materializer/cardinality.ts), after validation so an invalid record says so.
+      if (problem === undefined && this.seriesLimits && (problem = cardinalityProblem(this.index, this.seriesLimits, batch, ids, Array.from(batch, (_, i) => i))) !== undefined) reason = 'TSDB_ERR_WRITE_CARDINALITY';
       if (problem !== undefined) {
-        this.setAside(rec, 'TSDB_ERR_WRITE_INVALID', problem);
+        this.setAside(rec, reason, problem);
       } else {
         for (let i = 0; i < batch.length; i++) {
           const p = batch[i]!;
@@ -313,6 +321,23 @@ export class PartitionState {
     this.metrics.undecodable.inc({ reason });
     this.log.warn({ offset: rec.offset, bytes: rec.value.length, reason, err: why }, 'record set aside');
     this.onSetAside?.({ partition: this.partition, offset: rec.offset, value: rec.value, reason, message: why });
+  }
+
+  // Retention hooks (RetentionPartition in src/materializer/retention.ts).
+  /** Changes whenever a flush commits. */
+  get flushGeneration(): number {
+    return this.flushSeq;
+  }
+
+  hasHeadPoints(seriesId: number): boolean {
+    return this.active.series.has(seriesId) || (this.frozen?.series.has(seriesId) ?? false);
+  }
+
+  forgetSeries(ids: readonly number[]): void {
+    for (const id of ids) {
+      this.lastT[id] = Number.NEGATIVE_INFINITY;
+      this.storedLast.delete(id);
+    }
   }
 
   /** Resolves once nextOffset > offset. */

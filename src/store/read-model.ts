@@ -3,6 +3,8 @@
  * it; the query role depends only on this interface (roles never import each other).
  */
 
+import type { TsdbError } from '../common/errors.js';
+
 export type MatchOp = '=' | '!=' | '=~' | '!~';
 
 export interface Matcher {
@@ -82,4 +84,23 @@ export interface PartitionReader {
   lastPoint(partition: number, seriesId: number): Promise<{ t: number; v: number } | undefined>;
   /** Resolves when every partition in `offsets` has applied at least that offset; rejects after timeoutMs. */
   waitForOffsets(offsets: Record<number, number>, timeoutMs: number): Promise<void>;
+}
+
+/**
+ * What the write path asks before appending (docs/series-index.md "Cardinality limit"): would these points create
+ * series beyond a per-metric limit? The materializer implements it over the partitions it serves; the ingest role
+ * only sees this interface (roles never import each other).
+ */
+export interface SeriesAdmission {
+  /**
+   * The error to reject the whole request with (TSDB_ERR_WRITE_CARDINALITY), or undefined when it may be written.
+   * `series`: the request's series (or its points) in order; `keys`: their canonical keys when already computed;
+   * `pointOf(i)`: the index of the first point of series i, for the message (default: i).
+   */
+  refuse(series: ArrayLike<AdmittedSeries>, keys?: ArrayLike<string>, pointOf?: (i: number) => number): TsdbError | undefined;
+}
+
+export interface AdmittedSeries {
+  metric: string;
+  tags: Record<string, string>;
 }

@@ -1,22 +1,31 @@
 import type { Matcher, SeriesInfo } from './read-model.js';
 
 /**
- * In-memory series table and inverted index of one partition. Series ids are dense and assigned in log order, so
- * every replica that applied the same log prefix has the same ids, and postings lists stay sorted by appending.
+ * In-memory series table and inverted index of one partition. Series ids are assigned in log order, so every replica
+ * that applied the same log prefix has the same ids, and postings lists stay sorted by appending. Ids are never
+ * reused: retention removes series and leaves holes (`size` keeps counting, `live` drops).
  */
 export class SeriesIndex {
   readonly partition: number;
-  private readonly byId: SeriesInfo[] = [];
+  /** By id; a hole (undefined) is an id whose series retention removed. */
+  private readonly byId: Array<SeriesInfo | undefined> = [];
   private readonly byKey = new Map<string, number>();
   /** tag key → tag value → ascending series ids. The metric is indexed as `__name__`. */
   private readonly postings = new Map<string, Map<string, number[]>>();
+  private liveCount = 0;
 
   constructor(partition: number) {
     this.partition = partition;
   }
 
+  /** Ids assigned so far, removed ones included: the id the next new series gets. */
   get size(): number {
     return this.byId.length;
+  }
+
+  /** Series currently in the index (assigned minus removed). */
+  get live(): number {
+    return this.liveCount;
   }
 
   idOf(key: string): number | undefined {
@@ -27,24 +36,84 @@ export class SeriesIndex {
     return this.byId[id];
   }
 
-  /** Adds a series under the next id; the caller guarantees ids arrive dense and in order. */
+  /** Series of `metric` in this partition (its `__name__` postings list). */
+  metricCount(metric: string): number {
+    return this.postings.get('__name__')?.get(metric)?.length ?? 0;
+  }
+
+  /**
+   * Adds a series. New series take id `size`; a load from the store may skip ids (series retention removed), but
+   * ids must ascend so postings stay sorted.
+   */
   add(id: number, key: string, metric: string, tags: Record<string, string>): SeriesInfo {
-    if (id !== this.byId.length) throw new Error(`cannot add series (partition ${this.partition}, id ${id}): expected id ${this.byId.length}`);
+    if (id < this.byId.length) throw new Error(`cannot add series (partition ${this.partition}, id ${id}): expected id ${this.byId.length} or above`);
+    if (this.byKey.has(key)) throw new Error(`cannot add series (partition ${this.partition}, id ${id}): ${key} already has id ${this.byKey.get(key)}`);
     const sorted: Record<string, string> = {};
     for (const k of Object.keys(tags).sort()) sorted[k] = tags[k]!;
     const info: SeriesInfo = { partition: this.partition, id, metric, tags: sorted, key };
+    this.fillTo(id);
     this.byId.push(info);
     this.byKey.set(key, id);
+    this.liveCount++;
     this.post('__name__', metric, id);
     for (const k in tags) this.post(k, tags[k]!, id);
     return info;
   }
 
+  /** Moves the next id up to `nextId` (after a load whose newest series were removed). */
+  reserve(nextId: number): void {
+    if (nextId < this.byId.length) throw new Error(`cannot reserve series ids (partition ${this.partition}): ${this.byId.length} already assigned, asked for ${nextId}`);
+    this.fillTo(nextId);
+  }
+
+  /** Pushes explicit holes (not `length =`), so the array stays packed and lookups stay fast. */
+  private fillTo(n: number): void {
+    while (this.byId.length < n) this.byId.push(undefined);
+  }
+
+  /**
+   * Removes series (retention). Their ids stay assigned. Each touched postings list is filtered once, so removing
+   * many series costs one pass per list rather than one per series.
+   */
+  remove(ids: Iterable<number>): SeriesInfo[] {
+    const removed: SeriesInfo[] = [];
+    const byList = new Map<number[], Set<number>>();
+    const touch = (k: string, v: string, id: number): void => {
+      const list = this.postings.get(k)?.get(v);
+      if (!list) return;
+      let set = byList.get(list);
+      if (!set) byList.set(list, (set = new Set()));
+      set.add(id);
+    };
+    for (const id of ids) {
+      const info = this.byId[id];
+      if (!info) continue;
+      this.byId[id] = undefined;
+      this.byKey.delete(info.key);
+      this.liveCount--;
+      removed.push(info);
+      touch('__name__', info.metric, id);
+      for (const k in info.tags) touch(k, info.tags[k]!, id);
+    }
+    for (const [list, gone] of byList) {
+      let w = 0;
+      for (let r = 0; r < list.length; r++) if (!gone.has(list[r]!)) list[w++] = list[r]!;
+      list.length = w;
+    }
+    for (const info of removed) {
+      this.dropIfEmpty('__name__', info.metric);
+      for (const k in info.tags) this.dropIfEmpty(k, info.tags[k]!);
+    }
+    return removed;
+  }
+
   /** Drops every series with id >= `count` (used when a head that created them is discarded). */
   truncate(count: number): void {
     while (this.byId.length > count) {
-      const info = this.byId.pop()!;
+      const info = this.byId.pop();
+      if (!info) continue;
       this.byKey.delete(info.key);
+      this.liveCount--;
       this.unpost('__name__', info.metric, info.id);
       for (const k in info.tags) this.unpost(k, info.tags[k]!, info.id);
     }
@@ -59,11 +128,15 @@ export class SeriesIndex {
   }
 
   private unpost(k: string, v: string, id: number): void {
+    const list = this.postings.get(k)?.get(v);
+    if (list && list[list.length - 1] === id) list.pop();
+    this.dropIfEmpty(k, v);
+  }
+
+  private dropIfEmpty(k: string, v: string): void {
     const values = this.postings.get(k);
-    const list = values?.get(v);
-    if (!values || !list) return;
-    if (list[list.length - 1] === id) list.pop();
-    if (list.length === 0) values.delete(v);
+    if (!values) return;
+    if (values.get(v)?.length === 0) values.delete(v);
     if (values.size === 0) this.postings.delete(k);
   }
 
@@ -92,8 +165,8 @@ export class SeriesIndex {
     }
     const out: SeriesInfo[] = [];
     for (const id of candidates) {
-      const s = this.byId[id]!;
-      if (matchers.every((m) => matches(m, m.name === '__name__' ? s.metric : (s.tags[m.name] ?? '')))) out.push(s);
+      const s = this.byId[id];
+      if (s && matchers.every((m) => matches(m, m.name === '__name__' ? s.metric : (s.tags[m.name] ?? '')))) out.push(s);
     }
     return out;
   }

@@ -43,9 +43,41 @@ describe('SeriesIndex', () => {
     assert.equal(idx.idOf(canonicalSeriesKey('mem', { host: 'a', dc: 'eu' })), undefined);
   });
 
-  it('rejects non-dense ids', () => {
+  it('rejects ids that go backwards and keys added twice; accepts gaps (ids of removed series)', () => {
     const idx = new SeriesIndex(3);
-    assert.throws(() => idx.add(1, 'x', 'x', {}), /expected id 0/);
+    idx.add(2, 'x', 'x', {});
+    assert.throws(() => idx.add(1, 'y', 'y', {}), /expected id 3 or above/);
+    assert.throws(() => idx.add(3, 'x', 'x', {}), /already has id 2/);
+    assert.equal(idx.size, 3);
+    assert.equal(idx.live, 1);
+    assert.equal(idx.get(0), undefined);
+    assert.deepEqual(idx.select(parseSelector('{__name__=~".+"}')).map((s) => s.id), [2]);
+    idx.reserve(10);
+    assert.equal(idx.size, 10);
+    assert.throws(() => idx.reserve(9), /10 already assigned/);
+  });
+
+  it('removes series: ids stay assigned, postings, tag values and metric counts follow', () => {
+    const idx = build();
+    assert.equal(idx.metricCount('cpu'), 3);
+    const removed = idx.remove([0, 2, 2, 99]);
+    assert.deepEqual(removed.map((s) => s.id), [0, 2]);
+    assert.equal(idx.size, 4);
+    assert.equal(idx.live, 2);
+    assert.equal(idx.metricCount('cpu'), 1);
+    assert.equal(idx.idOf(canonicalSeriesKey('cpu', { host: 'a', dc: 'eu' })), undefined);
+    assert.deepEqual(ids(idx, 'cpu'), [1]);
+    assert.deepEqual(ids(idx, '{host="a"}'), [3]);
+    assert.deepEqual(ids(idx, '{dc=~".*"}'), [1, 3]);
+    assert.deepEqual(idx.tagValues('host').sort(), ['a', 'b']);
+    assert.deepEqual(idx.tagValues('dc').sort(), ['eu', 'us']);
+    idx.remove([1, 3]);
+    assert.deepEqual(idx.tagKeys(), []);
+    assert.deepEqual(idx.tagValues('__name__'), []);
+    // A removed series' key comes back under a new id; old ids are never reused.
+    assert.equal(idx.add(idx.size, canonicalSeriesKey('cpu', { host: 'a', dc: 'eu' }), 'cpu', { host: 'a', dc: 'eu' }).id, 4);
+    assert.deepEqual(ids(idx, 'cpu{host="a"}'), [4]);
+    assert.equal(idx.metricCount('cpu'), 1);
   });
 });
 

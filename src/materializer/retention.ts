@@ -1,0 +1,191 @@
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/logger.js';
+import type { Metrics } from '../common/metrics.js';
+import { blockKey, seriesKey } from '../store/row-keys.js';
+import type { SeriesIndex } from '../store/series-index.js';
+import type { BatchOp, KvStore } from '../store/types.js';
+import type { PerMetric } from './per-metric.js';
+
+/** What retention needs from one partition's state (PartitionState implements it). */
+export interface RetentionPartition {
+  readonly partition: number;
+  readonly index: SeriesIndex;
+  /** Changes whenever a flush commits: blocks may have appeared since retention last looked. */
+  readonly flushGeneration: number;
+  /** True when the in-memory head (being flushed or not) holds points of the series. */
+  hasHeadPoints(seriesId: number): boolean;
+  /** Drops per-series memory (last-value caches) of series the index no longer has. */
+  forgetSeries(ids: readonly number[]): void;
+}
+
+export interface RetentionOptions {
+  /** Every store holding blocks, hot tier first (see "Races" in docs/series-index.md); the first holds the S keys. */
+  stores: () => readonly KvStore[];
+  partitions: () => Iterable<RetentionPartition>;
+  /** Per metric, how long after its window ends a block is kept (0: forever). */
+  retention: PerMetric;
+  blockWindowMs: number;
+  clock: Clock;
+  logger: Logger;
+  metrics: Metrics;
+  /** Called once per deleted block, e.g. so tier statistics can follow. */
+  onBlockDeleted?: (partition: number, storeIndex: number, key: Buffer, bytes: number) => void;
+}
+
+export interface RetentionResult {
+  blocks: number;
+  series: number;
+}
+
+export interface Retention {
+  /** One pass over every partition; concurrent calls share the pass in progress. */
+  runOnce(): Promise<RetentionResult>;
+  /** Runs every `intervalMs` until stop(). */
+  start(intervalMs: number): void;
+  /** Stops the timer and waits for a pass in progress. */
+  stop(): Promise<void>;
+}
+
+/** Series checked between two removals: small enough that a flush rarely lands in between (which defers them). */
+const CHUNK = 256;
+/** Runs during which the block ranges of removed series are cleared again (see "Races" in docs/series-index.md). */
+const SWEEP_RUNS = 2;
+const MIN_WINDOW = Number.MIN_SAFE_INTEGER;
+const MAX_WINDOW = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Retention (docs/series-index.md "Retention"): deletes blocks whose window ended before now − retention(metric),
+ * then series with nothing left (no block in any store, nothing in the head). Crash-safe by order: blocks go first
+ * (synced), S keys after, so a kill -9 anywhere leaves at worst a series without blocks, never blocks without a series
+ * (the next run removes it). Series ids are never reused: the index keeps counting.
+ */
+export function createRetention(opts: RetentionOptions): Retention {
+  const log = opts.logger.child({ component: 'retention' });
+  const w = opts.blockWindowMs;
+  let running: Promise<RetentionResult> | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  /** partition → series removed in recent runs, with runs left to sweep their block ranges. */
+  const sweep = new Map<number, Array<{ ids: number[]; runsLeft: number }>>();
+
+  async function sweepRemoved(p: number, stores: readonly KvStore[]): Promise<void> {
+    const entries = sweep.get(p);
+    if (!entries) return;
+    for (const e of entries) {
+      for (const store of stores) {
+        for (const id of e.ids) await store.clearRange({ gte: blockKey(p, id, MIN_WINDOW, 0), lt: blockKey(p, id, MAX_WINDOW, 0) });
+      }
+      e.runsLeft--;
+    }
+    const left = entries.filter((e) => e.runsLeft > 0);
+    if (left.length > 0) sweep.set(p, left);
+    else sweep.delete(p);
+  }
+
+  async function hasBlocks(store: KvStore, p: number, id: number, fromWindow: number): Promise<boolean> {
+    for await (const _ of store.iterate({ gte: blockKey(p, id, fromWindow, 0), lt: blockKey(p, id, MAX_WINDOW, 0), limit: 1 })) return true;
+    return false;
+  }
+
+  async function runPartition(part: RetentionPartition, now: number, stores: readonly KvStore[]): Promise<RetentionResult> {
+    const p = part.partition;
+    const out = { blocks: 0, series: 0 };
+    await sweepRemoved(p, stores);
+    const all = part.index.select([]);
+    for (let c = 0; c < all.length; c += CHUNK) {
+      const chunk = all.slice(c, c + CHUNK);
+      // 1. Expired blocks, every store, committed (synced) before any S key of this chunk is touched.
+      const firstKept = new Map<number, number>();
+      for (const [si, store] of stores.entries()) {
+        const ops: BatchOp[] = [];
+        for (const s of chunk) {
+          const keep = opts.retention.of(s.metric);
+          if (keep === 0) continue;
+          const kept = Math.floor((now - keep) / w) * w;
+          firstKept.set(s.id, kept);
+          for await (const [k, v] of store.iterate({ gte: blockKey(p, s.id, MIN_WINDOW, 0), lt: blockKey(p, s.id, kept, 0) })) {
+            ops.push({ type: 'del', key: k });
+            opts.onBlockDeleted?.(p, si, k, v.length);
+          }
+        }
+        if (ops.length > 0) {
+          await store.batch(ops, { sync: true });
+          out.blocks += ops.length;
+          opts.metrics.retentionBlocksDeleted.inc(ops.length);
+        }
+      }
+      // 2. Series with nothing left. The flush generation is taken before looking, so a flush that commits blocks
+      // of a candidate while we look (its points were in the head) shows up as a changed generation.
+      const generation = part.flushGeneration;
+      const empty: number[] = [];
+      for (const [id, kept] of firstKept) {
+        if (part.hasHeadPoints(id)) continue;
+        let found = false;
+        // Hot first: a hot → cold move writes cold before deleting hot, so a block in flight is seen in one of them.
+        for (const store of stores) if (!found) found = await hasBlocks(store, p, id, kept);
+        if (!found) empty.push(id);
+      }
+      if (empty.length === 0) continue;
+      if (part.flushGeneration !== generation) {
+        log.debug({ partition: p, candidates: empty.length }, 'a flush committed while checking series; their removal waits for the next run');
+        continue;
+      }
+      // 3. Synchronously (no await between the check and the index change), so no point can join them meanwhile.
+      const gone = empty.filter((id) => !part.hasHeadPoints(id));
+      part.index.remove(gone);
+      part.forgetSeries(gone);
+      if (gone.length === 0) continue;
+      await stores[0]!.batch(gone.map((id) => ({ type: 'del', key: seriesKey(p, id) })), { sync: true });
+      out.series += gone.length;
+      opts.metrics.retentionSeriesDeleted.inc(gone.length);
+      const entries = sweep.get(p) ?? [];
+      entries.push({ ids: gone, runsLeft: SWEEP_RUNS });
+      sweep.set(p, entries);
+    }
+    return out;
+  }
+
+  async function pass(): Promise<RetentionResult> {
+    const total = { blocks: 0, series: 0 };
+    if (opts.retention.off) return total;
+    const started = performance.now();
+    const now = opts.clock.now();
+    const stores = opts.stores();
+    try {
+      for (const part of opts.partitions()) {
+        const r = await runPartition(part, now, stores);
+        total.blocks += r.blocks;
+        total.series += r.series;
+      }
+    } catch (e) {
+      opts.metrics.retentionRuns.inc({ outcome: 'error' });
+      throw e;
+    }
+    opts.metrics.retentionRuns.inc({ outcome: 'ok' });
+    opts.metrics.retentionDuration.observe((performance.now() - started) / 1000);
+    if (total.blocks > 0 || total.series > 0) log.info({ ...total, ms: Math.round(performance.now() - started) }, 'retention deleted expired data');
+    return total;
+  }
+
+  const runOnce = (): Promise<RetentionResult> => {
+    running ??= pass().finally(() => {
+      running = null;
+    });
+    return running;
+  };
+
+  return {
+    runOnce,
+    start(intervalMs) {
+      if (timer || opts.retention.off) return;
+      timer = setInterval(() => {
+        runOnce().catch((e: unknown) => log.error({ err: (e as Error).message }, 'retention run failed; retrying next interval'));
+      }, intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+      await running?.catch(() => undefined);
+    },
+  };
+}
