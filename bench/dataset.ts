@@ -6,12 +6,15 @@
  *   <name>.vm.frames     VictoriaMetrics bodies: `linesPerVmBatch` lines of line protocol each
  *   <name>.v3.frames     V3 bodies: Avro PointBatch (encodePointBatch) of `pointsPerV3Batch` points each; one V3
  *                        point per field: metric `cpu_<field>`, the line's tags, timestamp ns → ms, the value
+ *   <name>.v3series-<N>.frames  V3 bodies: Avro SeriesBatch (encodeSeriesBatch) of N points each (10,000 lines, the
+ *                        same lines as one VictoriaMetrics body); built from <name>.influx on first use, so adding
+ *                        it did not invalidate the caches of the other files
  *   <name>.meta.json     counts and time range
  */
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePointBatch } from '../src/codec/avro-record.js';
+import { encodePointBatch, encodeSeriesBatch, pointsToSeriesBatch } from '../src/codec/avro-record.js';
 import type { Point } from '../src/common/point.js';
 import { FrameWriter } from './lib/frames.js';
 import { Progress, log } from './lib/progress.js';
@@ -43,7 +46,14 @@ export interface Dataset {
   intervalMs: number;
   influxBytes: number;
   v3Bytes: number;
+  /** SeriesBatch bodies (what the benchmark loads V3 with): file, total bytes, points per body. */
+  v3SeriesFrames: string;
+  v3SeriesBytes: number;
+  pointsPerV3SeriesBatch: number;
 }
+
+/** Points per SeriesBatch body: 10,000 TSBS lines, as many as one VictoriaMetrics body carries. */
+export const POINTS_PER_SERIES_BATCH = 100_000;
 
 /** Bump when the generator's output or the frame layout changes (invalidates the cache). */
 const DATA_VERSION = 1;
@@ -114,7 +124,7 @@ export async function prepareDataset(root: string, spec: DatasetSpec): Promise<D
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as Dataset & { key: string };
     if (meta.key === key && existsSync(meta.influxPath) && existsSync(meta.vmFrames) && existsSync(meta.v3Frames)) {
       log(`data set ${spec.name}: cached (${meta.points} points, generator: ${meta.generator})`);
-      return meta;
+      return withSeriesFrames(base, metaPath, meta);
     }
   }
   const startMs = Date.parse(spec.start);
@@ -199,7 +209,37 @@ export async function prepareDataset(root: string, spec: DatasetSpec): Promise<D
     intervalMs,
     influxBytes: vm.bytes,
     v3Bytes: v3.bytes,
+    v3SeriesFrames: '',
+    v3SeriesBytes: 0,
+    pointsPerV3SeriesBatch: POINTS_PER_SERIES_BATCH,
   };
   writeFileSync(metaPath, JSON.stringify(meta, null, 2));
-  return meta;
+  return withSeriesFrames(base, metaPath, meta);
+}
+
+/** Adds the SeriesBatch bodies to a cached data set, building them from its line protocol when missing. */
+async function withSeriesFrames(base: string, metaPath: string, meta: Dataset & { key: string }): Promise<Dataset> {
+  const path = `${base}.v3series-${POINTS_PER_SERIES_BATCH}.frames`;
+  if (meta.v3SeriesFrames === path && existsSync(path)) return meta;
+  const bar = new Progress(`encode ${meta.spec.name} (SeriesBatch)`, meta.lines, 'lines');
+  const out = await FrameWriter.create(`${path}.tmp`);
+  let batch: Point[] = [];
+  let lines = 0;
+  const flush = async (): Promise<void> => {
+    await out.write(encodeSeriesBatch(pointsToSeriesBatch(batch)), batch.length);
+    batch = [];
+  };
+  await eachLine(meta.influxPath, async (line) => {
+    lineToPoints(line, batch);
+    if (batch.length >= POINTS_PER_SERIES_BATCH) await flush();
+    if ((++lines & 4095) === 0) bar.update(lines);
+  });
+  if (batch.length > 0) await flush();
+  bar.done(lines);
+  await out.close();
+  if (out.points !== meta.points) throw new Error(`SeriesBatch bodies hold ${out.points} points, the data set ${meta.points}`);
+  renameSync(`${path}.tmp`, path);
+  const next = { ...meta, v3SeriesFrames: path, v3SeriesBytes: out.bytes, pointsPerV3SeriesBatch: POINTS_PER_SERIES_BATCH };
+  writeFileSync(metaPath, JSON.stringify(next, null, 2));
+  return next;
 }

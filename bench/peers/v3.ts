@@ -1,4 +1,7 @@
-/** V3 as the system under test: `node dist/src/cli/main.js serve`, loaded with pre-encoded Avro PointBatch bodies. */
+/**
+ * V3 as the system under test: `node dist/src/cli/main.js serve`, loaded with pre-encoded Avro SeriesBatch bodies
+ * (or the older PointBatch ones, `format: 'batch'`).
+ */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +92,7 @@ export class V3 {
    * Loads the data set; the clock stops when every write was acknowledged AND a read with `after=<every token,
    * merged>` answered, i.e. every partition applied every written offset (all points queryable).
    */
-  async ingest(ds: Dataset, clients: number, maxFrames?: number): Promise<{ seconds: number; loadSeconds: number; points: number }> {
+  async ingest(ds: Dataset, clients: number, maxFrames?: number, format: 'series' | 'batch' = 'series'): Promise<{ seconds: number; loadSeconds: number; points: number }> {
     const maxOffsets = new Map<string, number>();
     const onResponse = (body: string): void => {
       const token = (JSON.parse(body) as { token?: string }).token;
@@ -100,9 +103,11 @@ export class V3 {
         if ((maxOffsets.get(p!) ?? -1) < off) maxOffsets.set(p!, off);
       }
     };
-    const total = maxFrames !== undefined ? Math.min(ds.points, maxFrames * ds.spec.pointsPerV3Batch) : ds.points;
+    const perFrame = format === 'series' ? ds.pointsPerV3SeriesBatch : ds.spec.pointsPerV3Batch;
+    const total = maxFrames !== undefined ? Math.min(ds.points, maxFrames * perFrame) : ds.points;
+    const framesPath = format === 'series' ? ds.v3SeriesFrames : ds.v3Frames;
     const t0 = performance.now();
-    const res = await load({ url: `${this.url}/api/v1/write`, contentType: 'application/avro', framesPath: ds.v3Frames, clients, totalPoints: total, label: `v3 ${this.opts.label} load`, onResponse, maxFrames });
+    const res = await load({ url: `${this.url}/api/v1/write`, contentType: 'application/avro', framesPath, clients, totalPoints: total, label: `v3 ${this.opts.label} load`, onResponse, maxFrames });
     const loadSeconds = (performance.now() - t0) / 1000;
     const token = 'w1.' + [...maxOffsets].map(([p, o]) => `${p}-${o}`).join('.');
     const bar = new Progress(`v3 ${this.opts.label} queryable`, 1, 'checks');

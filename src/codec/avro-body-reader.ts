@@ -49,7 +49,7 @@ function interned(buf: Buffer, start: number, end: number): string {
   return s;
 }
 
-class Cursor {
+export class Cursor {
   /** Array and map items declared so far; capped at the body size, so zero-byte items cannot loop for long. */
   items = 0;
   depth = 0;
@@ -147,8 +147,8 @@ class Cursor {
   }
 }
 
-function readPoint(c: Cursor): Point {
-  const metric = c.string();
+/** A map<string> of tags. */
+export function readTags(c: Cursor): Record<string, string> {
   const tags: Record<string, string> = {};
   for (let n = c.blockCount(2); n !== 0; n = c.blockCount(2)) {
     for (; n > 0; n--) {
@@ -159,6 +159,12 @@ function readPoint(c: Cursor): Point {
       else tags[k] = v;
     }
   }
+  return tags;
+}
+
+function readPoint(c: Cursor): Point {
+  const metric = c.string();
+  const tags = readTags(c);
   const timestamp = c.long();
   const value = c.double();
   return { metric, tags, timestamp, value };

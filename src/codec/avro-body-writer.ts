@@ -7,7 +7,7 @@ import { HEADER_BYTES } from './avro-schemas.js';
  * Hand-written rather than avsc's encoder: avsc writes longs below -2^52 wrongly (its zigzag `-2n - 1` is computed
  * in doubles, which cannot hold that odd number exactly), and a direct writer measured ~1.6x faster.
  */
-class Writer {
+export class Writer {
   buf: Buffer;
   pos = 0;
 
@@ -80,11 +80,34 @@ class Writer {
     this.ensure(8);
     this.pos = this.buf.writeDoubleLE(d, this.pos);
   }
+
+  /** The single-object header: `C3 01` + the writer schema's fingerprint (hex of the 8 bytes in record order). */
+  header(fingerprint: string): void {
+    this.ensure(HEADER_BYTES);
+    this.buf[this.pos] = 0xc3;
+    this.buf[this.pos + 1] = 0x01;
+    this.buf.write(fingerprint, this.pos + 2, 'hex');
+    this.pos += HEADER_BYTES;
+  }
+
+  /** A right-sized copy of what was written. */
+  copyOut(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
+  }
 }
 
 /** Kept between calls up to this size, so a rare huge batch does not pin its memory. */
 const MAX_KEPT_SCRATCH = 4 * 1024 * 1024;
 let scratch = new Writer(64 * 1024);
+
+/** The shared scratch writer, reset to position 0 (callers copy out what they wrote before the next call). */
+export function scratchWriter(): Writer {
+  if (scratch.buf.length > MAX_KEPT_SCRATCH) scratch = new Writer(64 * 1024);
+  scratch.pos = 0;
+  return scratch;
+}
 
 function writePoint(w: Writer, p: Point): string | undefined {
   if (typeof p !== 'object' || p === null) return 'is not an object';
@@ -110,13 +133,8 @@ function writePoint(w: Writer, p: Point): string | undefined {
 }
 
 export function encodeRecord(fingerprint: string, points: readonly Point[], batch: boolean): Buffer {
-  const w = scratch;
-  w.pos = 0;
-  w.ensure(HEADER_BYTES);
-  w.buf[0] = 0xc3;
-  w.buf[1] = 0x01;
-  w.buf.write(fingerprint, 2, 'hex');
-  w.pos = HEADER_BYTES;
+  const w = scratchWriter();
+  w.header(fingerprint);
   if (batch && points.length > 0) w.long(points.length);
   for (let i = 0; i < points.length; i++) {
     const bad = writePoint(w, points[i]!);
@@ -128,8 +146,5 @@ export function encodeRecord(fingerprint: string, points: readonly Point[], batc
     }
   }
   if (batch) w.long(0);
-  const out = Buffer.allocUnsafe(w.pos);
-  w.buf.copy(out, 0, 0, w.pos);
-  if (w.buf.length > MAX_KEPT_SCRATCH) scratch = new Writer(64 * 1024);
-  return out;
+  return w.copyOut();
 }

@@ -10,6 +10,7 @@ import type { Type } from 'avsc';
 import { TsdbError } from '../common/errors.js';
 import type { Point } from '../common/point.js';
 import { BodyError, readPointBatchBody, readPointBody, scannerFor } from './avro-body-reader.js';
+import { pointsToSeriesBatch, readSeriesBatchBody, seriesBatchToPoints, type SeriesBatch } from './avro-series-batch.js';
 import { crc64AvroLE, parsingCanonicalForm } from './crc64-avro.js';
 
 /** The package root's schemas/ directory: two levels up from src/codec/, three from dist/src/codec/. */
@@ -32,19 +33,23 @@ function loadSchema(dir: string, file: string): Record<string, unknown> {
 const SCHEMA_DIR = findSchemaDir();
 export const POINT_SCHEMA = loadSchema(SCHEMA_DIR, 'Point.avsc');
 export const POINT_BATCH_SCHEMA = loadSchema(SCHEMA_DIR, 'PointBatch.avsc');
+export const SERIES_BATCH_SCHEMA = loadSchema(SCHEMA_DIR, 'SeriesBatch.avsc');
 /** Reader types: what every writer schema in the registry is resolved to. */
 export const pointType: Type = avsc.Type.forSchema(POINT_SCHEMA as never);
 export const pointBatchType: Type = avsc.Type.forSchema(POINT_BATCH_SCHEMA as never);
+export const seriesBatchType: Type = avsc.Type.forSchema(SERIES_BATCH_SCHEMA as never);
 export const POINT_CANONICAL_FORM = parsingCanonicalForm(POINT_SCHEMA);
 export const POINT_BATCH_CANONICAL_FORM = parsingCanonicalForm(POINT_BATCH_SCHEMA);
+export const SERIES_BATCH_CANONICAL_FORM = parsingCanonicalForm(SERIES_BATCH_SCHEMA);
 /** Fingerprints as hex of the 8 bytes in record order (little-endian), i.e. as they appear in a hex dump. */
 export const POINT_FINGERPRINT = crc64AvroLE(POINT_CANONICAL_FORM).toString('hex');
 export const POINT_BATCH_FINGERPRINT = crc64AvroLE(POINT_BATCH_CANONICAL_FORM).toString('hex');
+export const SERIES_BATCH_FINGERPRINT = crc64AvroLE(SERIES_BATCH_CANONICAL_FORM).toString('hex');
 
 /** `C3 01` + 8-byte fingerprint. */
 export const HEADER_BYTES = 10;
 
-export type RecordKind = 'batch' | 'point';
+export type RecordKind = 'batch' | 'point' | 'series';
 
 export interface WriterSchema {
   /** Hex of the fingerprint bytes in record order. */
@@ -57,6 +62,8 @@ export interface WriterSchema {
 
 export interface RegistryEntry extends WriterSchema {
   decode(buf: Buffer, pos: number): Point[];
+  /** The same points grouped by series (for a SeriesBatch, as written; else in order of first use). */
+  decodeColumns(buf: Buffer, pos: number): SeriesBatch;
 }
 
 const registry = new Map<string, RegistryEntry>();
@@ -67,7 +74,7 @@ function configError(fingerprint: string, cause: string): TsdbError {
 
 /**
  * Adds a writer schema: records carrying its fingerprint are then decoded with it and resolved (Avro schema
- * resolution) to the current PointBatch or Point reader type. A new schema version ships by registering its
+ * resolution) to the current PointBatch, Point or SeriesBatch reader type. A new schema version ships by registering its
  * writer schema here; old records keep decoding because their schemas stay registered.
  */
 export function registerWriterSchema(schema: unknown): WriterSchema {
@@ -93,9 +100,12 @@ export function registerWriterSchema(schema: unknown): WriterSchema {
   let entry: RegistryEntry;
   if (canonicalForm === POINT_BATCH_CANONICAL_FORM) {
     // The current schemas take the hand-written decoder: one pass that checks and decodes, and no avsc objects.
-    entry = { fingerprint, name, kind: 'batch', canonicalForm, type, decode: readPointBatchBody };
+    entry = { fingerprint, name, kind: 'batch', canonicalForm, type, decode: readPointBatchBody, decodeColumns: (buf, pos) => pointsToSeriesBatch(readPointBatchBody(buf, pos)) };
   } else if (canonicalForm === POINT_CANONICAL_FORM) {
-    entry = { fingerprint, name, kind: 'point', canonicalForm, type, decode: (buf, pos) => [readPointBody(buf, pos)] };
+    const decode = (buf: Buffer, pos: number): Point[] => [readPointBody(buf, pos)];
+    entry = { fingerprint, name, kind: 'point', canonicalForm, type, decode, decodeColumns: (buf, pos) => pointsToSeriesBatch(decode(buf, pos)) };
+  } else if (canonicalForm === SERIES_BATCH_CANONICAL_FORM) {
+    entry = { fingerprint, name, kind: 'series', canonicalForm, type, decode: (buf, pos) => seriesBatchToPoints(readSeriesBatchBody(buf, pos)), decodeColumns: readSeriesBatchBody };
   } else {
     entry = resolvedEntry(fingerprint, name, canonicalForm, type);
   }
@@ -105,34 +115,64 @@ export function registerWriterSchema(schema: unknown): WriterSchema {
 
 /** An older or newer writer schema: check the body against the writer schema, then let avsc resolve it. */
 function resolvedEntry(fingerprint: string, name: string, canonicalForm: string, type: Type): RegistryEntry {
-  let kind: RecordKind;
-  let resolver: ReturnType<Type['createResolver']>;
-  try {
-    resolver = pointBatchType.createResolver(type);
-    kind = 'batch';
-  } catch {
+  const readers: Array<[RecordKind, Type]> = [['batch', pointBatchType], ['point', pointType], ['series', seriesBatchType]];
+  let found: { kind: RecordKind; reader: Type; resolver: ReturnType<Type['createResolver']> } | undefined;
+  const why: string[] = [];
+  for (const [kind, reader] of readers) {
     try {
-      resolver = pointType.createResolver(type);
-      kind = 'point';
+      found = { kind, reader, resolver: reader.createResolver(type) };
+      break;
     } catch (e) {
-      throw configError(fingerprint, `${name} resolves to neither io.v3.tsdb.PointBatch nor io.v3.tsdb.Point (${(e as Error).message})`);
+      why.push((e as Error).message);
     }
   }
+  if (!found) throw configError(fingerprint, `${name} resolves to none of io.v3.tsdb.PointBatch, Point, SeriesBatch (${why.join('; ')})`);
+  const { kind, reader, resolver } = found;
   const scan = scannerFor(type);
-  const decode = (buf: Buffer, pos: number): Point[] => {
+  const resolve = (buf: Buffer, pos: number): unknown => {
     // The scan bounds every length and count, so avsc (which trusts them) cannot be driven into a huge loop.
     scan(buf, pos);
-    const reader = kind === 'batch' ? pointBatchType : pointType;
-    let value: unknown;
     try {
-      value = reader.decode(buf, pos, resolver).value;
+      return reader.decode(buf, pos, resolver).value;
     } catch (e) {
       throw new BodyError(`does not resolve to ${reader.name ?? ''}: ${(e as Error).message}`, pos);
     }
+  };
+  if (kind === 'series') {
+    const decodeColumns = (buf: Buffer, pos: number): SeriesBatch => resolvedSeriesBatch(resolve(buf, pos) as ResolvedSeriesBatch, pos);
+    return { fingerprint, name, kind, canonicalForm, type, decode: (buf, pos) => seriesBatchToPoints(decodeColumns(buf, pos)), decodeColumns };
+  }
+  const decode = (buf: Buffer, pos: number): Point[] => {
+    const value = resolve(buf, pos);
     const recs = kind === 'batch' ? (value as { points: Point[] }).points : [value as Point];
     return recs.map(plainPoint);
   };
-  return { fingerprint, name, kind, canonicalForm, type, decode };
+  return { fingerprint, name, kind, canonicalForm, type, decode, decodeColumns: (buf, pos) => pointsToSeriesBatch(decode(buf, pos)) };
+}
+
+interface ResolvedSeriesBatch {
+  series: Array<{ metric: string; tags: Record<string, string> }>;
+  seriesIndex: number[];
+  timestamps: number[];
+  values: number[];
+}
+
+/** avsc's value as columns, with the checks the hand-written decoder makes (equal lengths, indices in range). */
+function resolvedSeriesBatch(v: ResolvedSeriesBatch, pos: number): SeriesBatch {
+  const n = v.seriesIndex.length;
+  if (v.timestamps.length !== n || v.values.length !== n) {
+    throw new BodyError(`columns differ in length: seriesIndex ${n}, timestamps ${v.timestamps.length}, values ${v.values.length}`, pos);
+  }
+  for (let i = 0; i < n; i++) {
+    const s = v.seriesIndex[i]!;
+    if (s < 0 || s >= v.series.length) throw new BodyError(`series index ${s} of point ${i} outside [0, ${v.series.length})`, pos);
+  }
+  return {
+    series: v.series.map((s) => ({ metric: s.metric, tags: { ...s.tags } })),
+    seriesIndex: Int32Array.from(v.seriesIndex),
+    timestamps: Float64Array.from(v.timestamps),
+    values: Float64Array.from(v.values),
+  };
 }
 
 /** avsc's records are class instances with methods; callers get plain objects, as from the fast path. */
@@ -151,3 +191,4 @@ export function findWriterSchema(fingerprint: string): RegistryEntry | undefined
 
 registerWriterSchema(POINT_BATCH_SCHEMA);
 registerWriterSchema(POINT_SCHEMA);
+registerWriterSchema(SERIES_BATCH_SCHEMA);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { decodeLogRecord } from '../codec/avro-record.js';
+import { decodeWriteBody } from '../codec/avro-record.js';
 import { TsdbError } from '../common/errors.js';
 import type { WriteService } from './write-service.js';
 
@@ -10,7 +10,7 @@ export interface WriteRoutesOptions {
 
 const errorBody = { $ref: 'tsdbError#' };
 
-/** POST /api/v1/write: JSON `{"points":[...]}` or one Avro single-object-encoded PointBatch. */
+/** POST /api/v1/write: JSON `{"points":[...]}`, NDJSON, or one Avro single-object-encoded PointBatch, Point or SeriesBatch. */
 export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: FastifyInstance, opts) => {
   // Bodies are parsed here (not by fastify's defaults) so a malformed body gets a precise, catalogued 400.
   app.removeAllContentTypeParsers();
@@ -23,7 +23,7 @@ export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: F
     '/api/v1/write',
     {
       schema: {
-        description: 'Write points. Body: JSON {"points":[...]}, NDJSON (one point per line), or an Avro single-object-encoded PointBatch.',
+        description: 'Write points. Body: JSON {"points":[...]}, NDJSON (one point per line), or an Avro single-object-encoded PointBatch, Point or SeriesBatch.',
         response: {
           200: { type: 'object', required: ['accepted', 'token'], properties: { accepted: { type: 'integer' }, token: { type: 'string' } } },
           '4xx': errorBody,
@@ -36,7 +36,8 @@ export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: F
       const body = req.body as Buffer | undefined;
       if (!body || body.length === 0) throw new TsdbError('TSDB_ERR_WRITE_MALFORMED', 'cannot write points (0 bytes): the body is empty');
       if (type === 'application/avro' || type === 'avro/binary') {
-        return opts.service.write(decodeLogRecord(body), 'avro');
+        const decoded = decodeWriteBody(body);
+        return decoded.kind === 'series' ? opts.service.writeSeries(decoded.batch, 'avro') : opts.service.write(decoded.points, 'avro');
       }
       return opts.service.write(type === 'application/x-ndjson' ? parseNdjson(body) : parseJsonBody(body), 'json');
     },

@@ -1,11 +1,10 @@
-import { decodeLogRecord } from '../codec/avro-record.js';
+import { decodeLogRecordColumns, type SeriesBatch } from '../codec/avro-record.js';
 import { decodeBlock, encodeBlock } from '../codec/block.js';
 import { decodeGorilla } from '../codec/gorilla.js';
-import { loggedPointProblem } from '../codec/validate-points.js';
+import { loggedSampleProblem, loggedSeriesProblem } from '../codec/validate-points.js';
 import { isTsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
-import type { Point } from '../common/point.js';
 import { canonicalSeriesKey, parseSeriesKey } from '../common/series-key.js';
 import type { LogRecord } from '../log/types.js';
 import type { PointColumns } from '../store/read-model.js';
@@ -123,51 +122,69 @@ export class PartitionState {
       if (rec.offset !== this.nextOffset) {
         throw new Error(`cannot apply record (partition ${this.partition}, offset ${rec.offset}): expected offset ${this.nextOffset}`);
       }
-      let batch: Point[];
+      let batch: SeriesBatch;
       try {
-        batch = decodeLogRecord(rec.value);
+        batch = decodeLogRecordColumns(rec.value);
       } catch (e) {
         this.setAside(rec, isTsdbError(e) ? e.code : 'TSDB_ERR_INTERNAL', (e as Error).message);
         this.nextOffset = rec.offset + 1;
         continue;
       }
       // Check the whole record before applying any of it: a record is applied entirely or set aside entirely.
+      // Series are resolved once per record (the batch's series table), not once per point.
+      const { series, seriesIndex, timestamps, values } = batch;
+      const n = seriesIndex.length;
       const ids = this.scratchIds;
-      ids.length = batch.length;
+      ids.length = series.length;
       let problem: string | undefined;
-      for (let i = 0; i < batch.length && problem === undefined; i++) {
-        const p = batch[i]!;
-        const key = canonicalSeriesKey(p.metric, p.tags);
+      for (let s = 0; s < series.length && problem === undefined; s++) {
+        const ref = series[s]!;
+        const key = batch.keys?.[s] ?? canonicalSeriesKey(ref.metric, ref.tags);
         const id = this.index.idOf(key);
-        problem = loggedPointProblem(p, id === undefined);
-        if (problem !== undefined) problem = `point ${i}: ${problem}`;
-        ids[i] = id ?? key;
+        if (id === undefined) {
+          problem = loggedSeriesProblem(ref.metric, ref.tags);
+          if (problem !== undefined) problem = `series ${s}: ${problem}`;
+        }
+        ids[s] = id ?? key;
+      }
+      for (let i = 0; i < n && problem === undefined; i++) {
+        const t = timestamps[i]!;
+        const v = values[i]!;
+        if (Number.isSafeInteger(t) && v - v === 0) continue;
+        problem = `point ${i}: ${loggedSampleProblem(t, v)!}`;
       }
       let reason = 'TSDB_ERR_WRITE_INVALID';
       // Per-metric series cap (src/materializer/cardinality.ts), after validation so an invalid record says so.
-      if (problem === undefined && this.seriesLimits && (problem = cardinalityProblem(this.index, this.seriesLimits, batch, ids, Array.from(batch, (_, i) => i))) !== undefined) reason = 'TSDB_ERR_WRITE_CARDINALITY';
+      if (problem === undefined && this.seriesLimits && (problem = cardinalityProblem(this.index, this.seriesLimits, series, ids, seriesIndex)) !== undefined) reason = 'TSDB_ERR_WRITE_CARDINALITY';
       if (problem !== undefined) {
         this.setAside(rec, reason, problem);
       } else {
-        for (let i = 0; i < batch.length; i++) {
-          const p = batch[i]!;
-          let id = ids[i]!;
+        const lastT = this.lastT;
+        const lastV = this.lastV;
+        for (let i = 0; i < n; i++) {
+          const s = seriesIndex[i]!;
+          let id = ids[s]!;
           if (typeof id === 'string') {
+            // Created on first use, so series ids follow log order and unused table entries create nothing.
             const known = this.index.idOf(id);
             if (known === undefined) {
-              id = this.index.add(this.index.size, id, p.metric, p.tags).id;
-              this.lastT.push(Number.NEGATIVE_INFINITY);
-              this.lastV.push(0);
+              const ref = series[s]!;
+              id = this.index.add(this.index.size, id, ref.metric, ref.tags).id;
+              lastT.push(Number.NEGATIVE_INFINITY);
+              lastV.push(0);
             } else id = known;
+            ids[s] = id;
           }
-          this.active.append(id, p.timestamp, p.value);
+          const t = timestamps[i]!;
+          const v = values[i]!;
+          this.active.append(id, t, v);
           // Last-value index: the newest timestamp wins; at an equal timestamp the later write wins.
-          if (p.timestamp >= this.lastT[id]!) {
-            this.lastT[id] = p.timestamp;
-            this.lastV[id] = p.value;
+          if (t >= lastT[id]!) {
+            lastT[id] = t;
+            lastV[id] = v;
           }
         }
-        points += batch.length;
+        points += n;
       }
       this.nextOffset = rec.offset + 1;
     }
@@ -314,7 +331,7 @@ export class PartitionState {
     return { t: merged.ts[n]!, v: merged.vs[n]! };
   }
 
-  /** Per record: a known series id, or the canonical key of a series the record creates. */
+  /** Per series of a record: a known series id, or the canonical key of a series the record creates. */
   private readonly scratchIds: Array<number | string> = [];
 
   private setAside(rec: LogRecord, reason: string, why: string): void {
