@@ -13,7 +13,7 @@ import { retentionFrom, seriesLimitsFrom } from '../materializer/per-metric.js';
 import { queryRoutes } from '../query/query-routes.js';
 import { createQueryService } from '../query/query-service.js';
 import type { KvStore } from '../store/types.js';
-import { openLog, openStore, parseRoles } from './open-parts.js';
+import { openColdStore, openLog, openStore, parseRoles } from './open-parts.js';
 
 export interface NodeOptions {
   config: ServeConfig;
@@ -41,13 +41,21 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
   const metrics = createMetrics();
   const log = await openLog(config, logger, clock);
   let store: KvStore | undefined;
+  let coldStore: KvStore | undefined;
   let materializer: Materializer | undefined;
   try {
     if (roles.has('materializer')) {
       store = await openStore(config);
+      coldStore = await openColdStore(config);
       materializer = createMaterializer({
         log,
         store,
+        coldStore,
+        hotDurationMs: config.hotDuration,
+        compactionIntervalMs: config.compactionInterval,
+        compactionGraceMs: config.compactionGrace,
+        compactionMaxFragments: config.compactionMaxFragments,
+        blockCacheBytes: config.blockCacheBytes,
         partitions: Array.from({ length: config.partitions }, (_, i) => i),
         logger,
         clock,
@@ -64,6 +72,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
   } catch (e) {
     await materializer?.stop().catch(() => undefined);
     await store?.close().catch(() => undefined);
+    await coldStore?.close().catch(() => undefined);
     await log.close().catch(() => undefined);
     throw e;
   }
@@ -72,7 +81,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
   app.addSchema(errorBodySchema);
   registerErrorHandling(app, logger);
   if (roles.has('ingest')) {
-    const writeService = createWriteService({ log, limits: config, clock, logger, metrics });
+    const writeService = createWriteService({ log, limits: config, clock, logger, metrics, admission: materializer });
     await app.register(writeRoutes, { service: writeService, maxBodyBytes: config.maxBodyBytes });
   }
   if (roles.has('query') && materializer) {
@@ -122,6 +131,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
       await materializer?.stop();
       await log.close();
       await store?.close();
+      await coldStore?.close();
     },
   };
 }

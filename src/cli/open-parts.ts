@@ -42,6 +42,15 @@ export async function openStore(config: ServeConfig): Promise<KvStore> {
   return store;
 }
 
+/** The cold-tier store (docs/storage-lifecycle.md): same backend as the hot one, its own directory. */
+export async function openColdStore(config: ServeConfig): Promise<KvStore> {
+  const location = config.coldDir || join(config.dataDir, 'cold');
+  mkdirSync(location, { recursive: true });
+  const store = createStore({ backend: config.storeBackend, location });
+  await store.open();
+  return store;
+}
+
 export type Role = 'ingest' | 'materializer' | 'query';
 
 export function parseRoles(list: string[]): Set<Role> {

@@ -5,8 +5,9 @@ import { TsdbError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { createMetrics } from '../common/metrics.js';
 import { createMaterializer } from '../materializer/materializer.js';
-import { encodeState, partitionRanges, stateKey } from '../store/row-keys.js';
-import { openLog, openStore } from './open-parts.js';
+import { coldPartitionRanges, encodeState, partitionRanges, stateKey } from '../store/row-keys.js';
+import type { KvStore } from '../store/types.js';
+import { openColdStore, openLog, openStore } from './open-parts.js';
 
 export const REPLAY_HELP = `Usage: tsdb replay --partition P|--all [--from earliest|OFFSET] [serve options]
 
@@ -58,7 +59,9 @@ export async function runReplayCommand(argv: string[]): Promise<void> {
     await log.close();
     throw e;
   });
+  let coldStore: KvStore | undefined;
   try {
+    coldStore = await openColdStore(config);
     let total = 0;
     const ends = new Map<number, { start: number; end: number }>();
     for (const p of partitions) {
@@ -70,6 +73,7 @@ export async function runReplayCommand(argv: string[]): Promise<void> {
     }
     for (const p of partitions) {
       for (const r of partitionRanges(p)) await store.clearRange(r);
+      for (const r of coldPartitionRanges(p)) await coldStore.clearRange(r);
       const begin = ends.get(p)!.start;
       if (begin > 0) await store.batch([{ type: 'put', key: stateKey(p), value: encodeState({ nextOffset: begin, flushSeq: 0, nextSeriesId: 0 }) }], { sync: true });
     }
@@ -83,6 +87,8 @@ export async function runReplayCommand(argv: string[]): Promise<void> {
       flushIntervalMs: config.flushInterval,
       headMaxPoints: config.headMaxPoints,
       blockWindowMs: config.blockWindow,
+      coldStore,
+      hotDurationMs: config.hotDuration,
     });
     const started = Date.now();
     await materializer.start();
@@ -106,5 +112,6 @@ export async function runReplayCommand(argv: string[]): Promise<void> {
   } finally {
     await log.close();
     await store.close();
+    await coldStore?.close();
   }
 }

@@ -6,9 +6,11 @@ import type { DeadLetter, LogConsumer, PartitionedLog } from '../log/types.js';
 import type { Matcher, PartitionReader, PointColumns, SeriesAdmission, SeriesInfo } from '../store/read-model.js';
 import type { KvStore } from '../store/types.js';
 import { createSeriesAdmission } from './cardinality.js';
+import { createBlockCache } from '../store/block-cache.js';
 import { PartitionState } from './partition-state.js';
 import { perMetric, type PerMetric } from './per-metric.js';
 import { createRetention, type RetentionResult } from './retention.js';
+import { startStorageJobs, type StorageJobs } from './storage-jobs.js';
 
 export interface MaterializerOptions {
   /** Per-metric series cap (docs/series-index.md "Cardinality limit"); absent: unlimited. */
@@ -28,6 +30,18 @@ export interface MaterializerOptions {
   /** A partition whose head holds more points flushes early, so memory stays bounded. */
   headMaxPoints: number;
   blockWindowMs: number;
+  /** Cold tier (docs/storage-lifecycle.md); absent: no tiering, every block stays in `store`. */
+  coldStore?: KvStore;
+  /** Windows that ended longer ago than this belong in the cold tier (0: tiering off). */
+  hotDurationMs?: number;
+  /** Compaction and tiering pass interval (0: no background compaction or tiering). */
+  compactionIntervalMs?: number;
+  /** Windows that ended longer ago than this are sealed (compacted). */
+  compactionGraceMs?: number;
+  /** A window with this many fragments is sealed whatever its age. */
+  compactionMaxFragments?: number;
+  /** Decoded-block cache size in bytes (0 or absent: none). */
+  blockCacheBytes?: number;
 }
 
 export interface Materializer extends PartitionReader, SeriesAdmission {
@@ -52,12 +66,19 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
   const readyAt = new Map<number, number>();
   let consumer: LogConsumer | null = null;
   let flushTimer: NodeJS.Timeout | null = null;
+  let jobs: StorageJobs | null = null;
+  const blockCache = (opts.blockCacheBytes ?? 0) > 0 ? createBlockCache<PointColumns>({ maxBytes: opts.blockCacheBytes!, metrics: opts.metrics }) : undefined;
   let stopped = false;
   const retention = createRetention({
-    stores: () => [opts.store],
+    stores: () => (opts.coldStore ? [opts.store, opts.coldStore] : [opts.store]),
     partitions: () => states.values(),
     retention: opts.retention ?? perMetric(0),
     blockWindowMs: opts.blockWindowMs,
+    onBlockDeleted: (p, storeIndex, key, bytes) => {
+      const s = states.get(p);
+      s?.account(storeIndex === 0 ? 'hot' : 'cold', -1, -bytes);
+      s?.invalidateBlock(key);
+    },
     clock: opts.clock,
     logger: log,
     metrics: opts.metrics,
@@ -106,6 +127,10 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
           logger: log,
           metrics: opts.metrics,
           blockWindowMs: opts.blockWindowMs,
+          coldStore: opts.coldStore,
+          hotDurationMs: opts.hotDurationMs,
+          now: () => opts.clock.now(),
+          blockCache,
           onSetAside: (r) => deadLetters.push(r),
           seriesLimits: opts.seriesLimits,
         });
@@ -143,6 +168,16 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
       }, opts.flushIntervalMs);
       flushTimer.unref();
       retention.start(opts.retentionIntervalMs ?? 60_000);
+      if ((opts.compactionIntervalMs ?? 0) > 0) {
+        jobs = startStorageJobs({
+          states: () => states.values(),
+          intervalMs: opts.compactionIntervalMs!,
+          graceMs: opts.compactionGraceMs ?? 3_600_000,
+          maxFragments: opts.compactionMaxFragments ?? 8,
+          logger: log,
+          metrics: opts.metrics,
+        });
+      }
     },
 
     refreshMetrics: updateLag,
@@ -158,6 +193,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
       stopped = true;
       if (flushTimer) clearInterval(flushTimer);
       await retention.stop();
+      await jobs?.stop();
       await consumer?.stop();
       await Promise.all([...states.values()].map((s) => flushOne(s, 'shutdown')));
     },
@@ -172,6 +208,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
     tagKeys: (p) => stateOf(p).index.tagKeys(),
     tagValues: (p, key) => stateOf(p).index.tagValues(key),
     readSeries: (p, id, start, end): Promise<PointColumns> => stateOf(p).read(id, start, end),
+    readSeriesParts: (p, id, start, end, o) => stateOf(p).readParts(id, start, end, o),
     lastPoint: (p, id) => stateOf(p).lastPoint(id),
     async waitForOffsets(offsets, timeoutMs) {
       const waits = Object.entries(offsets).map(([p, o]) => stateOf(Number(p)).waitFor(o));

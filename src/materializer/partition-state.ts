@@ -1,5 +1,5 @@
 import { decodeLogRecordColumns, type SeriesBatch } from '../codec/avro-record.js';
-import { decodeBlock, encodeBlock } from '../codec/block.js';
+import { decodeBlock } from '../codec/block.js';
 import { decodeGorilla } from '../codec/gorilla.js';
 import { loggedSampleProblem, loggedSeriesProblem } from '../codec/validate-points.js';
 import { isTsdbError } from '../common/errors.js';
@@ -7,14 +7,37 @@ import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import { canonicalSeriesKey, parseSeriesKey } from '../common/series-key.js';
 import type { LogRecord } from '../log/types.js';
-import type { PointColumns } from '../store/read-model.js';
-import { blockKey, blockRange, decodeBlockKey, decodeState, encodeState, seriesIdOf, seriesKey, seriesRange, stateKey } from '../store/row-keys.js';
+import type { PointColumns, ReadPartsOptions, SeriesParts } from '../store/read-model.js';
+import {
+  blockKey,
+  blockRange,
+  coldPartitionRanges,
+  decodeBlockKey,
+  decodeIntent,
+  decodeState,
+  encodeIntent,
+  encodeState,
+  intentKey,
+  intentRange,
+  intentSeqOf,
+  partitionBlockRange,
+  seriesIdOf,
+  seriesKey,
+  seriesRange,
+  stateKey,
+  windowRange,
+} from '../store/row-keys.js';
+import type { BlockCache } from '../store/block-cache.js';
 import { SeriesIndex } from '../store/series-index.js';
 import type { BatchOp, KvStore } from '../store/types.js';
+import { scanTiers, type StoredBlock, type Tier } from './block-runs.js';
+import { blockWeight, encodeBlockFor } from './compactor.js';
 import { cardinalityProblem } from './cardinality.js';
 import { Head } from './head.js';
 import { mergeLogOrdered } from './merge-points.js';
 import type { PerMetric } from './per-metric.js';
+import { seriesParts } from './series-parts.js';
+import { WindowTracker } from './window-tracker.js';
 
 export interface PartitionStateOptions {
   partition: number;
@@ -22,6 +45,14 @@ export interface PartitionStateOptions {
   logger: Logger;
   metrics: Metrics;
   blockWindowMs: number;
+  /** Cold tier (docs/storage-lifecycle.md); absent: every block stays in `store`. */
+  coldStore?: KvStore;
+  /** Windows that ended more than this long ago are cold (0: none is). */
+  hotDurationMs?: number;
+  /** Wall clock in ms (decides which windows are cold). */
+  now?: () => number;
+  /** Decoded-block cache shared by the partitions of a process. */
+  blockCache?: BlockCache<PointColumns>;
   /** Called for every record that is set aside (does not decode or breaks a point invariant). */
   onSetAside?: (r: SetAsideRecord) => void;
   /** Per-metric cap on series in this partition (docs/series-index.md); absent: unlimited. */
@@ -51,6 +82,19 @@ export class PartitionState {
   private readonly label: { partition: string };
   private readonly onSetAside: ((r: SetAsideRecord) => void) | undefined;
   private readonly seriesLimits: PerMetric | undefined;
+  readonly hot: KvStore;
+  readonly cold: KvStore | undefined;
+  readonly hotDurationMs: number;
+  readonly windowMs: number;
+  readonly now: () => number;
+  private readonly blockCache: BlockCache<PointColumns> | undefined;
+  /** Blocks per (series, window) and tier that may need compaction or a move; rebuilt by scanBlocks(). */
+  readonly tracker = new WindowTracker();
+  /** Blocks and bytes per tier (exact once scanBlocks() ran). */
+  readonly tierStats = { hot: { blocks: 0, bytes: 0 }, cold: { blocks: 0, bytes: 0 } };
+  scanned = false;
+  /** A flush wrote cold blocks whose hot batch has not committed (yet): compaction and moves wait. */
+  private pendingIntent = false;
 
   /** Next offset to apply. */
   nextOffset = 0;
@@ -73,11 +117,47 @@ export class PartitionState {
     this.label = { partition: String(opts.partition) };
     this.onSetAside = opts.onSetAside;
     this.seriesLimits = opts.seriesLimits;
+    this.hot = opts.store;
+    this.cold = opts.coldStore;
+    this.hotDurationMs = opts.hotDurationMs ?? 0;
+    this.windowMs = opts.blockWindowMs;
+    this.now = opts.now ?? Date.now;
+    this.blockCache = opts.blockCache;
+  }
+
+  /** True when points of this window go to (and its blocks belong in) the cold tier. */
+  isColdWindow(window: number): boolean {
+    return this.cold !== undefined && this.hotDurationMs > 0 && window + this.window <= this.now() - this.hotDurationMs;
+  }
+
+  /**
+   * Cold blocks a flush wrote before its hot batch belong to the store only if that hot batch committed (its
+   * flushSeq is below the stored one). Without a stored state (new or wiped hot store) nothing in cold belongs.
+   */
+  private async recoverCold(flushSeq: number | undefined): Promise<void> {
+    const cold = this.cold;
+    if (!cold) return;
+    if (flushSeq === undefined) {
+      for (const r of coldPartitionRanges(this.partition)) await cold.clearRange(r);
+      return;
+    }
+    const ops: BatchOp[] = [];
+    let dropped = 0;
+    for await (const [k, v] of cold.iterate(intentRange(this.partition))) {
+      if (intentSeqOf(k) >= flushSeq) {
+        for (const key of decodeIntent(v)) ops.push({ type: 'del', key: Buffer.from(key) });
+        dropped++;
+      }
+      ops.push({ type: 'del', key: k });
+    }
+    if (ops.length > 0) await cold.batch(ops, { sync: true });
+    if (dropped > 0) this.log.warn({ flushes: dropped, flushSeq }, 'removed cold blocks of flushes whose hot batch never committed');
   }
 
   /** Loads the durable state: offset, flush sequence and every series. */
   async load(): Promise<void> {
     const raw = await this.store.get(stateKey(this.partition));
+    await this.recoverCold(raw ? decodeState(raw).flushSeq : undefined);
     if (raw) {
       const s = decodeState(raw);
       this.nextOffset = this.durableOffset = s.nextOffset;
@@ -214,13 +294,20 @@ export class PartitionState {
     const seriesCount = this.index.size;
     const seq = this.flushSeq;
     const ops: BatchOp[] = [];
+    const coldOps: BatchOp[] = [];
+    const written: Array<{ tier: Tier; id: number; window: number; bytes: number; weight: number }> = [];
     let bytes = 0;
     for (const [id, enc] of head.series) {
       const { ts, vs } = decodeGorilla(enc.view(), enc.count);
       for (const [window, cols] of this.splitByWindow(ts, vs)) {
-        const value = encodeBlock(cols.ts, cols.vs);
+        // A late point for a cold window goes straight to cold (docs/storage-lifecycle.md). Fragments use the
+        // fast encoding in either tier: the heavy cold encoding is paid once, when the window is sealed.
+        const tier: Tier = this.isColdWindow(window) ? 'cold' : 'hot';
+        const value = encodeBlockFor('hot', cols.ts, cols.vs);
         bytes += value.length;
-        ops.push({ type: 'put', key: blockKey(this.partition, id, window, seq), value });
+        (tier === 'cold' ? coldOps : ops).push({ type: 'put', key: blockKey(this.partition, id, window, seq), value });
+        // A cold fragment always needs a seal (weight 2): that is when it gets the cold encoding.
+        written.push({ tier, id, window, bytes: value.length, weight: tier === 'cold' ? 2 : blockWeight(value) });
       }
     }
     for (let id = this.persistedSeries; id < seriesCount; id++) {
@@ -228,6 +315,14 @@ export class PartitionState {
     }
     ops.push({ type: 'put', key: stateKey(this.partition), value: encodeState({ nextOffset, flushSeq: seq + 1, nextSeriesId: seriesCount }) });
     try {
+      if (coldOps.length > 0) {
+        // No transaction spans two stores: cold first, with an intent naming its keys, then the hot batch that
+        // commits the flush (offset included). load() drops the cold keys of an intent whose hot batch never
+        // committed, so a crash in between leaves neither a lost nor a duplicated point.
+        coldOps.push({ type: 'put', key: intentKey(this.partition, seq), value: encodeIntent(coldOps.map((o) => o.key)) });
+        this.pendingIntent = true;
+        await this.cold!.batch(coldOps, { sync: true });
+      }
       await this.store.batch(ops, { sync: true });
     } catch (e) {
       // Put the frozen points back in front of whatever arrived since, so nothing is lost and order is kept.
@@ -236,6 +331,18 @@ export class PartitionState {
       throw e;
     }
     this.flushSeq = seq + 1;
+    if (coldOps.length > 0) {
+      this.pendingIntent = false;
+      // Not synced: an intent left behind by a crash belongs to a committed flush (seq < stored flushSeq) and is
+      // only deleted by load().
+      await this.cold!.batch([{ type: 'del', key: intentKey(this.partition, seq) }]).catch((e: unknown) => {
+        this.log.warn({ flushSeq: seq, err: (e as Error).message }, 'cannot delete a cold intent; load() will');
+      });
+    }
+    for (const w of written) {
+      this.tracker.add(w.tier, w.id, w.window, w.weight);
+      this.account(w.tier, 1, w.bytes);
+    }
     this.persistedSeries = seriesCount;
     this.durableOffset = nextOffset;
     this.frozen = null;
@@ -271,25 +378,106 @@ export class PartitionState {
   /** Points of one series in [start, end), ascending, last write wins. */
   async read(seriesId: number, start: number, end: number): Promise<PointColumns> {
     if (end <= start) return { ts: [], vs: [] };
-    // Heads are read and the store iterator opened in the same tick, so a flush cannot commit in between:
-    // a point is either in a captured head, in the iterator's snapshot, or (harmlessly) both.
-    const frozen = this.frozen?.read(seriesId);
-    const active = this.active.read(seriesId);
+    const { blocks, heads } = await this.collectRuns(seriesId, start, end);
+    const runs: PointColumns[] = blocks.map((b) => this.decodeStored(b));
+    runs.push(...heads);
+    return mergeLogOrdered(runs, start, end);
+  }
+
+  /**
+   * Query hook (owned by the query side, docs/query-semantics.md "Block summaries"): like read, but whole blocks
+   * that need no decoding come back as header summaries. Blocks and heads are captured in the same tick, as in read.
+   */
+  async readParts(seriesId: number, start: number, end: number, opts: ReadPartsOptions): Promise<SeriesParts> {
+    if (end <= start) return { summaries: [], points: { ts: [], vs: [] }, decodedBlocks: 0 };
+    const { blocks, heads } = await this.collectRuns(seriesId, start, end);
+    return seriesParts(
+      blocks.map((b) => b.value),
+      heads,
+      start,
+      end,
+      opts,
+      (i) => this.decodeStored(blocks[i]!),
+    );
+  }
+
+  /**
+   * Everything a read of one series in [start, end) merges, in log order: the encoded blocks of both tiers whose
+   * window overlaps the range (see scanTiers), then the frozen and the active head run. Heads are read and both
+   * store iterators opened in the same tick, so no flush, compaction or move can commit in between: a point is in a
+   * captured head, in a snapshot, or (harmlessly, same value) in both.
+   */
+  collectRuns(seriesId: number, start: number, end: number): Promise<{ blocks: StoredBlock[]; heads: PointColumns[] }> {
+    const heads: PointColumns[] = [];
+    if (this.frozen) heads.push(this.frozen.read(seriesId));
+    heads.push(this.active.read(seriesId));
     const w = this.window;
     const range = blockRange(this.partition, seriesId, Math.floor(start / w) * w, Math.floor((end - 1) / w) * w + w);
-    const iter = this.store.iterate(range)[Symbol.asyncIterator]();
-    let next = iter.next();
-    const runs: PointColumns[] = [];
-    for (;;) {
-      const r = await next;
-      if (r.done) break;
-      const block = decodeBlock(r.value[1]);
-      runs.push({ ts: block.ts, vs: block.vs });
-      next = iter.next();
+    return scanTiers(this.hot, this.cold, range).then((blocks) => ({ blocks, heads }));
+  }
+
+  /** Forgets a decoded copy of a block that compaction, a move or retention replaced or deleted. */
+  invalidateBlock(key: Buffer): void {
+    // Both tiers share one key space in the cache: entries are only served for identical raw bytes, so a hot and a
+    // cold copy of one key (a move in progress) never answer for each other.
+    this.blockCache?.delete(key);
+  }
+
+  /** Decodes a stored block (through the decoded-block cache when there is one). */
+  decodeStored(b: StoredBlock): PointColumns {
+    if (this.blockCache) return this.blockCache.decode(b.key, b.value, decodeColumns);
+    return decodeColumns(b.value);
+  }
+
+  /**
+   * Runs `open` once no flush is in flight and no flush left uncommitted cold blocks, in the same tick as that
+   * check, so iterators it opens see every flush either wholly committed or not at all. Undefined: not now.
+   */
+  async whenQuiet<T>(open: () => T): Promise<T | undefined> {
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    if (this.pendingIntent) return undefined;
+    return open();
+  }
+
+  account(tier: Tier, blocks: number, bytes: number): void {
+    const t = this.tierStats[tier];
+    t.blocks += blocks;
+    t.bytes += bytes;
+    this.metrics.storeBlocks.set({ partition: String(this.partition), tier }, t.blocks);
+    this.metrics.storeBlockBytes.set({ partition: String(this.partition), tier }, t.bytes);
+  }
+
+  /**
+   * Rebuilds the tracker and the per-tier statistics from the stores (once, in the background after start).
+   * Flushes may run meanwhile: they add keys the scan's snapshots do not hold, and count them themselves.
+   */
+  async scanBlocks(): Promise<boolean> {
+    const range = partitionBlockRange(this.partition);
+    const scans = await this.whenQuiet(() => {
+      this.tracker.clear();
+      for (const tier of ['hot', 'cold'] as const) {
+        this.tierStats[tier].blocks = this.tierStats[tier].bytes = 0;
+      }
+      return ([['hot', this.hot], ['cold', this.cold]] as const).flatMap(([tier, store]) => {
+        if (!store) return [];
+        const it = store.iterate(range)[Symbol.asyncIterator]();
+        return [{ tier, it, first: it.next() }];
+      });
+    });
+    if (!scans) return false;
+    for (const { tier, it, first } of scans) {
+      let blocks = 0;
+      let bytes = 0;
+      for (let r = await first; !r.done; r = await it.next()) {
+        const k = decodeBlockKey(r.value[0]);
+        this.tracker.add(tier, k.seriesId, k.windowStart, blockWeight(r.value[1]));
+        blocks++;
+        bytes += r.value[1].length;
+      }
+      this.account(tier, blocks, bytes);
     }
-    if (frozen) runs.push(frozen);
-    runs.push(active);
-    return mergeLogOrdered(runs, start, end);
+    this.scanned = true;
+    return true;
   }
 
   /** Last point per series among points applied since this process started (dense by series id). */
@@ -316,17 +504,22 @@ export class PartitionState {
 
   private async readStoredLast(seriesId: number): Promise<{ t: number; v: number } | null> {
     const range = blockRange(this.partition, seriesId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    const runs: PointColumns[] = [];
     let window: number | undefined;
-    for await (const [k, v] of this.store.iterate({ ...range, reverse: true })) {
-      const w = decodeBlockKey(k).windowStart;
-      if (window !== undefined && w !== window) break;
-      window = w;
-      const block = decodeBlock(v);
-      runs.unshift({ ts: block.ts, vs: block.vs }); // reverse scan: restore flush (log) order
+    for (const store of [this.hot, this.cold]) {
+      if (!store) continue;
+      for await (const [k] of store.iterate({ ...range, reverse: true, limit: 1 })) {
+        const w = decodeBlockKey(k).windowStart;
+        if (window === undefined || w > window) window = w;
+      }
     }
-    if (runs.length === 0) return null;
-    const merged = mergeLogOrdered(runs, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    if (window === undefined) return null;
+    const blocks = await scanTiers(this.hot, this.cold, windowRange(this.partition, seriesId, window));
+    if (blocks.length === 0) return null; // moved or compacted away in between: a later look finds it
+    const merged = mergeLogOrdered(
+      blocks.map((b) => this.decodeStored(b)),
+      Number.MIN_SAFE_INTEGER,
+      Number.MAX_SAFE_INTEGER,
+    );
     const n = merged.ts.length - 1;
     return { t: merged.ts[n]!, v: merged.vs[n]! };
   }
@@ -369,6 +562,11 @@ export class PartitionState {
     for (const w of this.waiters) (this.nextOffset > w.offset ? w.resolve() : still.push(w));
     this.waiters = still;
   }
+}
+
+function decodeColumns(raw: Buffer): PointColumns {
+  const block = decodeBlock(raw);
+  return { ts: block.ts, vs: block.vs };
 }
 
 /** A head holding `older`'s points followed by `newer`'s, per series, preserving log order. */

@@ -3,12 +3,16 @@
  *   O | partition u16                                   → partition state (next offset, flush seq, next series id)
  *   S | partition u16 | seriesId u32                    → canonical series key (UTF-8)
  *   B | partition u16 | seriesId u32 | window u64* | flushSeq u32 → block (docs/format/block.md)
+ *   I | partition u16 | flushSeq u32                    → cold store only: block keys a flush wrote to cold before
+ *                                                         its hot batch (an intent; removed once the hot batch commits)
  * (*) window start in ms as a signed int64 with the sign bit flipped, so negative times sort first.
  */
 
 export const PREFIX_STATE = 0x4f; // 'O'
 export const PREFIX_SERIES = 0x53; // 'S'
 export const PREFIX_BLOCK = 0x42; // 'B'
+export const PREFIX_INTENT = 0x49; // 'I'
+export const BLOCK_KEY_SIZE = 19;
 
 const TWO_32 = 2 ** 32;
 
@@ -56,12 +60,17 @@ export function decodeState(v: Buffer): PartitionStateRecord {
   return { nextOffset: Number(v.readBigUInt64BE(1)), flushSeq: v.readUInt32BE(9), nextSeriesId: v.readUInt32BE(13) };
 }
 
-export function seriesKey(partition: number, seriesId: number): Buffer {
+/** prefix u8 | partition u16 | n u32 (S and I keys). */
+function partitionU32Key(prefix: number, partition: number, n: number): Buffer {
   const k = Buffer.allocUnsafe(7);
-  k[0] = PREFIX_SERIES;
+  k[0] = prefix;
   k.writeUInt16BE(partition, 1);
-  k.writeUInt32BE(seriesId, 3);
+  k.writeUInt32BE(n, 3);
   return k;
+}
+
+export function seriesKey(partition: number, seriesId: number): Buffer {
+  return partitionU32Key(PREFIX_SERIES, partition, seriesId);
 }
 
 /** [gte, lt) covering every S key of a partition. */
@@ -74,7 +83,7 @@ export function seriesIdOf(key: Buffer): number {
 }
 
 export function blockKey(partition: number, seriesId: number, windowStart: number, flushSeq: number): Buffer {
-  const k = Buffer.allocUnsafe(19);
+  const k = Buffer.allocUnsafe(BLOCK_KEY_SIZE);
   k[0] = PREFIX_BLOCK;
   k.writeUInt16BE(partition, 1);
   k.writeUInt32BE(seriesId, 3);
@@ -90,6 +99,50 @@ export function decodeBlockKey(k: Buffer): { partition: number; seriesId: number
 /** [gte, lt) of the blocks of one series whose window starts in [fromWindow, toWindow). */
 export function blockRange(partition: number, seriesId: number, fromWindow: number, toWindow: number): { gte: Buffer; lt: Buffer } {
   return { gte: blockKey(partition, seriesId, fromWindow, 0), lt: blockKey(partition, seriesId, toWindow, 0) };
+}
+
+/** [gte, lt) of every fragment (any flushSeq) of one series' window. */
+export function windowRange(partition: number, seriesId: number, windowStart: number): { gte: Buffer; lt: Buffer } {
+  // Window starts are integers, so nothing sorts between window + 1 and the window's last possible key.
+  return { gte: blockKey(partition, seriesId, windowStart, 0), lt: blockKey(partition, seriesId, windowStart + 1, 0) };
+}
+
+/** [gte, lt) of every block key of a partition. */
+export function partitionBlockRange(partition: number): { gte: Buffer; lt: Buffer } {
+  const gte = Buffer.allocUnsafe(3);
+  gte[0] = PREFIX_BLOCK;
+  gte.writeUInt16BE(partition, 1);
+  return { gte, lt: partitionPrefixEnd(PREFIX_BLOCK, partition) };
+}
+
+export function intentKey(partition: number, flushSeq: number): Buffer {
+  return partitionU32Key(PREFIX_INTENT, partition, flushSeq);
+}
+
+export function intentSeqOf(key: Buffer): number {
+  return key.readUInt32BE(3);
+}
+
+/** [gte, lt) of every intent key of a partition (cold store). */
+export function intentRange(partition: number): { gte: Buffer; lt: Buffer } {
+  return { gte: intentKey(partition, 0), lt: partitionPrefixEnd(PREFIX_INTENT, partition) };
+}
+
+/** Value of an I key: the block keys, concatenated (each BLOCK_KEY_SIZE bytes). */
+export function encodeIntent(keys: Buffer[]): Buffer {
+  return Buffer.concat(keys);
+}
+
+export function decodeIntent(v: Buffer): Buffer[] {
+  if (v.length % BLOCK_KEY_SIZE !== 0) throw new Error(`intent has ${v.length} bytes; expected a multiple of ${BLOCK_KEY_SIZE}`);
+  const out: Buffer[] = [];
+  for (let o = 0; o < v.length; o += BLOCK_KEY_SIZE) out.push(v.subarray(o, o + BLOCK_KEY_SIZE));
+  return out;
+}
+
+/** Every key range a partition has in the cold store (for wiping). */
+export function coldPartitionRanges(partition: number): Array<{ gte: Buffer; lt: Buffer }> {
+  return [partitionBlockRange(partition), intentRange(partition)];
 }
 
 /** Smallest key after every key starting with (prefix, partition). */

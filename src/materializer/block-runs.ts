@@ -1,0 +1,47 @@
+import type { KvStore, RangeOptions } from '../store/types.js';
+
+export type Tier = 'hot' | 'cold';
+
+/** One stored block, still encoded, with the tier and key it was read from. */
+export interface StoredBlock {
+  tier: Tier;
+  key: Buffer;
+  value: Buffer;
+}
+
+/**
+ * Opens a scan of `range` in the hot and (when given) the cold store NOW — both iterators are created before this
+ * function returns, and a store iterator reads the snapshot taken when it was created — and resolves with the blocks
+ * of both tiers in log order: by key (window, then flushSeq). At an equal key (a window caught between "written to
+ * cold" and "deleted from hot" by the mover) the cold copy comes first; the order of such a pair does not matter,
+ * because the cold block is the merge of every block up to that key, so it holds the hot block's points unchanged.
+ */
+export function scanTiers(hot: KvStore, cold: KvStore | undefined, range: RangeOptions): Promise<StoredBlock[]> {
+  const hotScan = collect(hot, range, 'hot');
+  const coldScan = cold ? collect(cold, range, 'cold') : Promise.resolve([]);
+  return Promise.all([coldScan, hotScan]).then(([c, h]) => mergeByKey(c, h));
+}
+
+function collect(store: KvStore, range: RangeOptions, tier: Tier): Promise<StoredBlock[]> {
+  const it = store.iterate(range)[Symbol.asyncIterator]();
+  // The first next() runs the iterator body up to its first await, which opens the store iterator (this tick).
+  const first = it.next();
+  return (async () => {
+    const out: StoredBlock[] = [];
+    for (let r = await first; !r.done; r = await it.next()) out.push({ tier, key: r.value[0], value: r.value[1] });
+    return out;
+  })();
+}
+
+/** Merges two key-sorted lists; at an equal key `a`'s entry (cold) comes first. */
+function mergeByKey(a: StoredBlock[], b: StoredBlock[]): StoredBlock[] {
+  if (a.length === 0) return b;
+  if (b.length === 0) return a;
+  const out: StoredBlock[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(Buffer.compare(a[i]!.key, b[j]!.key) <= 0 ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}

@@ -1,0 +1,158 @@
+import { FLAG_STRICTLY_INCREASING, decodeBlock, decodeBlockHeader, encodeBlock } from '../codec/block.js';
+import type { Logger } from '../common/logger.js';
+import type { Metrics } from '../common/metrics.js';
+import type { PointColumns } from '../store/read-model.js';
+import { windowRange } from '../store/row-keys.js';
+import type { BatchOp } from '../store/types.js';
+import { scanTiers, type StoredBlock, type Tier } from './block-runs.js';
+import { mergeLogOrdered } from './merge-points.js';
+import type { PartitionState } from './partition-state.js';
+
+type EncodeWithOptions = (ts: ArrayLike<number>, vs: ArrayLike<number>, opts?: { cold?: boolean }) => Buffer;
+
+/** Encodes a block for a tier: cold blocks use the codec's heavier compression where the codec offers one. */
+export function encodeBlockFor(tier: Tier, ts: ArrayLike<number>, vs: ArrayLike<number>): Buffer {
+  return tier === 'cold' ? (encodeBlock as EncodeWithOptions)(ts, vs, { cold: true }) : encodeBlock(ts, vs);
+}
+
+/**
+ * What a block counts for in the window tracker: 1 for a block that is already what sealing would write (strictly
+ * increasing timestamps, so no duplicate), 2 for one that is not, so that a window holding only such a block still
+ * counts as "more than one" and gets sealed.
+ */
+export function blockWeight(value: Uint8Array): number {
+  return decodeBlockHeader(value, { verifyCrc: false }).flags & FLAG_STRICTLY_INCREASING ? 1 : 2;
+}
+
+/** The points of blocks given in log order, one per timestamp, the last in log order winning. */
+export function mergeStoredBlocks(blocks: StoredBlock[]): PointColumns {
+  const runs = blocks.map((b) => {
+    const d = decodeBlock(b.value);
+    return { ts: d.ts, vs: d.vs };
+  });
+  return mergeLogOrdered(runs, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
+}
+
+export interface SealResult {
+  /** Blocks merged (0: nothing to do). */
+  merged: number;
+  bytesBefore: number;
+  bytesAfter: number;
+  /** Hot blocks that went to cold. */
+  moved: number;
+}
+
+/**
+ * Seals one series' window: every block it holds in either tier (read from snapshots taken while no flush is in
+ * flight) becomes one block in `target` under the greatest merged key, written together with the deletion of the
+ * other merged keys of that tier in one synced batch; then the merged keys of the other tier are deleted (synced).
+ *
+ * Why this is safe (docs/storage-lifecycle.md):
+ *  - Every block of the window with a smaller key was merged, so nothing that sorts before the sealed block was
+ *    left out; blocks a flush commits later have a greater flushSeq and still sort (and win) after it.
+ *  - After the first batch and before the second, the other tier still holds some merged keys, all ≤ the sealed
+ *    key. A read puts them before the sealed block (or, at the same key, next to it), and the sealed block holds
+ *    the final value of each of their timestamps, so the answer is the same. A re-run merges them again into an
+ *    identical block: idempotent. Output depends only on the blocks merged, so replicas seal identically.
+ */
+export async function sealWindow(state: PartitionState, seriesId: number, window: number, target: Tier): Promise<SealResult | undefined> {
+  const range = windowRange(state.partition, seriesId, window);
+  const blocks = await state.whenQuiet(() => scanTiers(state.hot, state.cold, range));
+  if (!blocks) return undefined;
+  const none: SealResult = { merged: 0, bytesBefore: 0, bytesAfter: 0, moved: 0 };
+  const single = blocks.length === 1 && blocks[0]!.tier === target && blockWeight(blocks[0]!.value) === 1;
+  if (blocks.length === 0 || (single && target === 'hot')) {
+    await recount(state, seriesId, window, range);
+    return none;
+  }
+  const { ts, vs } = mergeStoredBlocks(blocks);
+  const sealedKey = blocks[blocks.length - 1]!.key;
+  const value = encodeBlockFor(target, ts, vs);
+  if (single && value.equals(blocks[0]!.value)) {
+    // Already the sealed cold block (a fragment that was not cold-encoded yet differs and is rewritten).
+    await recount(state, seriesId, window, range);
+    return none;
+  }
+  const other: Tier = target === 'hot' ? 'cold' : 'hot';
+  const targetOps: BatchOp[] = [{ type: 'put', key: sealedKey, value }];
+  const otherOps: BatchOp[] = [];
+  let bytesBefore = 0;
+  for (const b of blocks) {
+    bytesBefore += b.value.length;
+    if (b.tier === target && b.key.equals(sealedKey)) continue;
+    (b.tier === target ? targetOps : otherOps).push({ type: 'del', key: b.key });
+  }
+  const storeOf = (t: Tier) => (t === 'hot' ? state.hot : state.cold!);
+  await storeOf(target).batch(targetOps, { sync: true });
+  if (otherOps.length > 0) await storeOf(other).batch(otherOps, { sync: true });
+  for (const b of blocks) {
+    state.account(b.tier, -1, -b.value.length);
+    state.invalidateBlock(b.key);
+  }
+  state.account(target, 1, value.length);
+  await recount(state, seriesId, window, range);
+  const moved = target === 'cold' ? blocks.filter((b) => b.tier === 'hot').length : 0;
+  return { merged: blocks.length, bytesBefore, bytesAfter: value.length, moved };
+}
+
+/**
+ * Sets the tracker's counts of one series' window from the stores (the tracker may have been behind: a window
+ * dropped once settled is tracked again from zero when a late block arrives). Taken while no flush is in flight,
+ * so no flush's block is counted twice or missed; when that is not possible now, the counts say "look again".
+ */
+async function recount(state: PartitionState, seriesId: number, window: number, range: { gte: Buffer; lt: Buffer }): Promise<void> {
+  const blocks = await state.whenQuiet(() => scanTiers(state.hot, state.cold, range));
+  const counts = { hot: 0, cold: 0 };
+  if (blocks) for (const b of blocks) counts[b.tier] += blockWeight(b.value);
+  else counts.cold = counts.hot = 2;
+  state.tracker.set(seriesId, window, counts.hot, counts.cold);
+}
+
+export interface StorageJobOptions {
+  /** Windows that ended longer ago than this are compacted even with few fragments. */
+  graceMs: number;
+  /** A window with this many fragments is compacted whatever its age. */
+  maxFragments: number;
+  logger: Logger;
+  metrics: Metrics;
+  /** Checked between windows: stop early. */
+  stopped: () => boolean;
+}
+
+/** One pass over a partition's tracked windows: moves cold-aged windows to cold, compacts the others that need it. */
+export async function compactPartition(state: PartitionState, o: StorageJobOptions): Promise<void> {
+  if (!state.scanned && !(await state.scanBlocks())) return;
+  const label = { partition: String(state.partition) };
+  for (const window of state.tracker.windowStarts()) {
+    if (o.stopped()) return;
+    const c = state.tracker.counts(window);
+    if (!c) continue;
+    const cold = state.isColdWindow(window);
+    const settled = window + state.windowMs <= state.now() - o.graceMs;
+    const work: Array<{ id: number; target: Tier }> = [];
+    const n = Math.max(c.hot.length, c.cold.length);
+    for (let id = 0; id < n; id++) {
+      const h = c.hot[id] ?? 0;
+      const k = c.cold[id] ?? 0;
+      if (cold) {
+        if (h > 0 || k > 1 || (k > 0 && state.tracker.unsure(c, id))) work.push({ id, target: 'cold' });
+      } else if (h + k > 1 && (settled || h + k >= o.maxFragments)) work.push({ id, target: 'hot' });
+      else if (settled && k > 0) work.push({ id, target: 'hot' });
+    }
+    // A cold window with nothing left to do needs no weights; a flush that writes to it tracks it again.
+    if (work.length === 0 && cold) state.tracker.drop(window);
+    for (const { id, target } of work) {
+      if (o.stopped()) return;
+      const r = await sealWindow(state, id, window, target);
+      if (!r) return; // a flush left uncommitted cold blocks: try again next pass
+      if (r.merged === 0) continue;
+      o.metrics.compactions.inc({ ...label, tier: target });
+      o.metrics.compactedFragments.inc({ tier: target }, r.merged);
+      o.metrics.compactionBytesBefore.inc({ tier: target }, r.bytesBefore);
+      o.metrics.compactionBytesAfter.inc({ tier: target }, r.bytesAfter);
+      if (r.moved > 0) o.metrics.tierMoves.inc(label);
+      // Let apply and queries run between windows: a pass never holds the event loop for long.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
