@@ -19,9 +19,21 @@ export function cardinalityProblem(
   seriesIndex: ArrayLike<number>,
 ): string | undefined {
   if (limits.off) return undefined;
-  let any = false;
-  for (let s = 0; s < ids.length && !any; s++) any = typeof ids[s] === 'string';
-  if (!any) return undefined;
+  // Fast path: new table entries per metric bound what the record can create; far from every limit, nothing to do.
+  let fresh: Map<string, number> | undefined;
+  for (let s = 0; s < ids.length; s++) {
+    if (typeof ids[s] !== 'string') continue;
+    const metric = series[s]!.metric;
+    fresh ??= new Map();
+    fresh.set(metric, (fresh.get(metric) ?? 0) + 1);
+  }
+  if (!fresh) return undefined;
+  let close = false;
+  for (const [metric, n] of fresh) {
+    const limit = limits.of(metric);
+    if (limit !== 0 && index.metricCount(metric) + n > limit) close = true;
+  }
+  if (!close) return undefined;
   const created = new Map<string, Set<string>>();
   for (let i = 0; i < seriesIndex.length; i++) {
     const s = seriesIndex[i]!;

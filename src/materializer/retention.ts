@@ -47,7 +47,7 @@ export interface Retention {
 }
 
 /** Series checked between two removals: small enough that a flush rarely lands in between (which defers them). */
-const CHUNK = 256;
+const CHUNK = 128;
 /** Runs during which the block ranges of removed series are cleared again (see "Races" in docs/series-index.md). */
 const SWEEP_RUNS = 2;
 const MIN_WINDOW = Number.MIN_SAFE_INTEGER;
@@ -66,6 +66,10 @@ export function createRetention(opts: RetentionOptions): Retention {
   let timer: NodeJS.Timeout | null = null;
   /** partition → series removed in recent runs, with runs left to sweep their block ranges. */
   const sweep = new Map<number, Array<{ ids: number[]; runsLeft: number }>>();
+  /** Partitions that had their first pass (which checks every series for emptiness). */
+  const checked = new Set<number>();
+  /** partition → series whose removal a pass deferred (a flush committed while it looked). */
+  const pending = new Map<number, Set<number>>();
 
   async function sweepRemoved(p: number, stores: readonly KvStore[]): Promise<void> {
     const entries = sweep.get(p);
@@ -86,27 +90,50 @@ export function createRetention(opts: RetentionOptions): Retention {
     return false;
   }
 
+  /** Expired block keys of one series in one store (one range scan). */
+  async function expiredKeys(store: KvStore, p: number, id: number, kept: number): Promise<Array<[Buffer, number]>> {
+    const out: Array<[Buffer, number]> = [];
+    for await (const [k, v] of store.iterate({ gte: blockKey(p, id, MIN_WINDOW, 0), lt: blockKey(p, id, kept, 0) })) out.push([k, v.length]);
+    return out;
+  }
+
+  /** Whether a series has a block at or after `kept` in any store. Hot first: a hot → cold move writes cold before
+   * deleting hot, so a block in flight is seen in one of them. */
+  async function anyLeft(stores: readonly KvStore[], p: number, id: number, kept: number): Promise<boolean> {
+    for (const store of stores) if (await hasBlocks(store, p, id, kept)) return true;
+    return false;
+  }
+
   async function runPartition(part: RetentionPartition, now: number, stores: readonly KvStore[]): Promise<RetentionResult> {
     const p = part.partition;
     const out = { blocks: 0, series: 0 };
     await sweepRemoved(p, stores);
+    // Which series may have nothing left: all of them on the first pass (a crash may have left series without blocks),
+    // then only those this pass deletes blocks of, or whose removal an earlier pass deferred.
+    const firstPass = !checked.has(p);
+    const deferred = pending.get(p) ?? new Set<number>();
+    pending.delete(p);
     const all = part.index.select([]);
     for (let c = 0; c < all.length; c += CHUNK) {
-      const chunk = all.slice(c, c + CHUNK);
-      // 1. Expired blocks, every store, committed (synced) before any S key of this chunk is touched.
-      const firstKept = new Map<number, number>();
+      const chunk: Array<{ id: number; kept: number }> = [];
+      for (const s of all.slice(c, c + CHUNK)) {
+        const keep = opts.retention.of(s.metric);
+        if (keep !== 0) chunk.push({ id: s.id, kept: Math.floor((now - keep) / w) * w });
+      }
+      // 1. Expired blocks, every store, committed (synced) before any S key of this chunk is touched. The scans of a
+      // chunk run concurrently: each is a native round trip, and most find nothing.
+      const maybeEmpty = new Map<number, number>();
+      for (const { id, kept } of chunk) if (firstPass || deferred.has(id)) maybeEmpty.set(id, kept);
       for (const [si, store] of stores.entries()) {
+        const found = await Promise.all(chunk.map(({ id, kept }) => expiredKeys(store, p, id, kept)));
         const ops: BatchOp[] = [];
-        for (const s of chunk) {
-          const keep = opts.retention.of(s.metric);
-          if (keep === 0) continue;
-          const kept = Math.floor((now - keep) / w) * w;
-          firstKept.set(s.id, kept);
-          for await (const [k, v] of store.iterate({ gte: blockKey(p, s.id, MIN_WINDOW, 0), lt: blockKey(p, s.id, kept, 0) })) {
-            ops.push({ type: 'del', key: k });
-            opts.onBlockDeleted?.(p, si, k, v.length);
+        found.forEach((keys, i) => {
+          if (keys.length > 0) maybeEmpty.set(chunk[i]!.id, chunk[i]!.kept);
+          for (const [key, bytes] of keys) {
+            ops.push({ type: 'del', key });
+            opts.onBlockDeleted?.(p, si, key, bytes);
           }
-        }
+        });
         if (ops.length > 0) {
           await store.batch(ops, { sync: true });
           out.blocks += ops.length;
@@ -116,17 +143,13 @@ export function createRetention(opts: RetentionOptions): Retention {
       // 2. Series with nothing left. The flush generation is taken before looking, so a flush that commits blocks
       // of a candidate while we look (its points were in the head) shows up as a changed generation.
       const generation = part.flushGeneration;
-      const empty: number[] = [];
-      for (const [id, kept] of firstKept) {
-        if (part.hasHeadPoints(id)) continue;
-        let found = false;
-        // Hot first: a hot → cold move writes cold before deleting hot, so a block in flight is seen in one of them.
-        for (const store of stores) if (!found) found = await hasBlocks(store, p, id, kept);
-        if (!found) empty.push(id);
-      }
+      const looked = [...maybeEmpty].filter(([id]) => !part.hasHeadPoints(id));
+      const left = await Promise.all(looked.map(([id, kept]) => anyLeft(stores, p, id, kept)));
+      const empty = looked.filter((_, i) => !left[i]).map(([id]) => id);
       if (empty.length === 0) continue;
       if (part.flushGeneration !== generation) {
         log.debug({ partition: p, candidates: empty.length }, 'a flush committed while checking series; their removal waits for the next run');
+        for (const id of empty) deferred.add(id);
         continue;
       }
       // 3. Synchronously (no await between the check and the index change), so no point can join them meanwhile.
@@ -141,6 +164,10 @@ export function createRetention(opts: RetentionOptions): Retention {
       entries.push({ ids: gone, runsLeft: SWEEP_RUNS });
       sweep.set(p, entries);
     }
+    // Deferred series that this pass did not settle are looked at again next pass.
+    const still = [...deferred].filter((id) => part.index.get(id) !== undefined);
+    if (still.length > 0) pending.set(p, new Set(still));
+    checked.add(p);
     return out;
   }
 
