@@ -1,29 +1,48 @@
 /**
- * Codec micro-benchmark: throughput and size of the gorilla stream and of stored blocks on synthetic but
- * realistic series. Run: `npx tsc -p tsconfig.json && node dist/bench/codec.js [points]`.
+ * Codec micro-benchmark: size and speed of each block codec on synthetic but realistic series, in 720-point
+ * blocks (two hours of 10 s scrapes, the compacted block size). Rows per data set:
+ *   gorilla v1   the version-1 encoder: 76-byte header + gorilla stream (what stores held before encoding 3)
+ *   hot          encodeBlock(ts, vs): the smallest of const-regular / columnar / gorilla by the hot-path rules
+ *   cold         encodeBlock(ts, vs, { cold: true }): every candidate plus deflate/brotli
+ * Run: `npx tsc -p tsconfig.json && node dist/bench/codec.js [points-per-dataset]`.
  */
 
 import { pathToFileURL } from 'node:url';
-import { decodeBlock, encodeBlock } from '../src/codec/block.js';
+import { BLOCK_HEADER_SIZE, decodeBlock, encodeBlock } from '../src/codec/block.js';
 import { GorillaDecoder, GorillaEncoder } from '../src/codec/gorilla.js';
+import { Rng, mulberry32 } from './tsbs/prng.js';
 
-const BLOCK_POINTS = 720; // two hours of 10 s scrapes
+const BLOCK_POINTS = 720;
 const ROUNDS = 5;
 
 interface Dataset {
   name: string;
-  ts: Float64Array;
-  vs: Float64Array;
+  /** One entry per block: timestamps and values of that block. */
+  blocks: Array<{ ts: Float64Array; vs: Float64Array }>;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+function split(name: string, ts: Float64Array, vs: Float64Array): Dataset {
+  const blocks = [];
+  for (let i = 0; i < ts.length; i += BLOCK_POINTS) blocks.push({ ts: ts.subarray(i, i + BLOCK_POINTS), vs: vs.subarray(i, i + BLOCK_POINTS) });
+  return { name, blocks };
+}
+
+/** TSBS cpu-only as bench/tsbs/generate.ts models it: per host ten clamped N(0,1) random walks in [0, 100], printed as integers, every 10 s. */
+function tsbsCpu(points: number): Dataset {
+  const rng = new Rng(0x75b5);
+  const t0 = 1_700_000_000_000;
+  const ts = new Float64Array(BLOCK_POINTS).map((_, i) => t0 + i * 10_000);
+  const blocks = [];
+  for (let s = 0; s * BLOCK_POINTS < points; s++) {
+    const vs = new Float64Array(BLOCK_POINTS);
+    let x = rng.float() * 100;
+    for (let i = 0; i < BLOCK_POINTS; i++) {
+      if (i > 0) x = Math.min(100, Math.max(0, x + rng.normal()));
+      vs[i] = Math.trunc(x);
+    }
+    blocks.push({ ts, vs });
+  }
+  return { name: 'TSBS cpu field, 10s exact', blocks };
 }
 
 function datasets(n: number): Dataset[] {
@@ -58,11 +77,13 @@ function datasets(n: number): Dataset[] {
   }
   const regular = new Float64Array(n).map((_, i) => t0 + i * 10_000);
   return [
-    { name: 'gauge 2dp, 10s±jitter', ts: scrape(), vs: gauge },
-    { name: 'temp 1dp, 10s±jitter', ts: scrape(), vs: temp },
-    { name: 'counter, 10s±jitter', ts: scrape(), vs: counter },
-    { name: 'constant, 10s exact', ts: regular, vs: new Float64Array(n).fill(1) },
-    { name: 'random f64, 10s±jitter', ts: scrape(), vs: random },
+    tsbsCpu(n),
+    split('gauge 2dp, 10s±jitter', scrape(), gauge),
+    split('temp 1dp, 10s±jitter', scrape(), temp),
+    split('counter, 10s±jitter', scrape(), counter),
+    split('counter, 10s exact', regular, counter),
+    split('constant, 10s exact', regular, new Float64Array(n).fill(1)),
+    split('random f64, 10s±jitter', scrape(), random),
   ];
 }
 
@@ -76,68 +97,72 @@ function best(fn: () => void): number {
   return min;
 }
 
-interface Row {
-  name: string;
-  streamBpp: number;
-  encMps: number;
-  decMps: number;
-  blockBpp: number;
-  blockEncMps: number;
-  blockDecMps: number;
+export interface Row {
+  dataset: string;
+  codec: string;
+  bytesPerPoint: number;
+  encodeMpts: number;
+  decodeMpts: number;
+  encodings: string;
 }
 
-function measure(d: Dataset, enc: GorillaEncoder): Row {
-  const n = d.ts.length;
-  const { ts, vs } = d;
+let sink = 0;
+
+function gorillaRow(d: Dataset, points: number): Row {
+  const enc = new GorillaEncoder(1 << 16);
+  const streams: Uint8Array[] = [];
   const encS = best(() => {
-    enc.reset();
-    for (let i = 0; i < n; i++) enc.append(ts[i], vs[i]);
-  });
-  const stream = enc.view();
-  let sink = 0;
-  const decS = best(() => {
-    const dec = new GorillaDecoder(stream, n);
-    while (dec.next()) sink += dec.v;
-  });
-  const blocks: Buffer[] = [];
-  const blockEncS = best(() => {
-    blocks.length = 0;
-    for (let i = 0; i < n; i += BLOCK_POINTS) {
-      blocks.push(encodeBlock(ts.subarray(i, i + BLOCK_POINTS), vs.subarray(i, i + BLOCK_POINTS)));
+    streams.length = 0;
+    for (const b of d.blocks) {
+      enc.reset();
+      for (let i = 0; i < b.ts.length; i++) enc.append(b.ts[i], b.vs[i]);
+      streams.push(enc.view().slice());
     }
   });
-  const blockDecS = best(() => {
+  const decS = best(() => {
+    for (let k = 0; k < streams.length; k++) {
+      const dec = new GorillaDecoder(streams[k], d.blocks[k].ts.length);
+      while (dec.next()) sink += dec.v;
+    }
+  });
+  const bytes = streams.reduce((a, s) => a + s.length + BLOCK_HEADER_SIZE, 0);
+  return { dataset: d.name, codec: 'gorilla v1', bytesPerPoint: bytes / points, encodeMpts: points / encS / 1e6, decodeMpts: points / decS / 1e6, encodings: '1' };
+}
+
+function blockRow(d: Dataset, points: number, cold: boolean): Row {
+  const blocks: Buffer[] = [];
+  const encS = best(() => {
+    blocks.length = 0;
+    for (const b of d.blocks) blocks.push(encodeBlock(b.ts, b.vs, { cold }));
+  });
+  const decS = best(() => {
     for (const b of blocks) sink += decodeBlock(b).ts.length;
   });
-  if (sink === 42) console.log(''); // keeps the decode loops observable
-  const blockBytes = blocks.reduce((a, b) => a + b.length, 0);
+  const counts = new Map<number, number>();
+  for (const b of blocks) counts.set(b[3], (counts.get(b[3]) ?? 0) + 1);
+  const bytes = blocks.reduce((a, b) => a + b.length, 0);
   return {
-    name: d.name,
-    streamBpp: stream.length / n,
-    encMps: n / encS / 1e6,
-    decMps: n / decS / 1e6,
-    blockBpp: blockBytes / n,
-    blockEncMps: n / blockEncS / 1e6,
-    blockDecMps: n / blockDecS / 1e6,
+    dataset: d.name,
+    codec: cold ? 'cold' : 'hot',
+    bytesPerPoint: bytes / points,
+    encodeMpts: points / encS / 1e6,
+    decodeMpts: points / decS / 1e6,
+    encodings: [...counts].sort((a, b) => a[0] - b[0]).map(([e, c]) => `${e}×${c}`).join(' '),
   };
 }
 
-export async function main(points = Number(process.argv[2] ?? 1_000_000)): Promise<Row[]> {
-  const enc = new GorillaEncoder(1 << 20);
-  const rows = datasets(points).map((d) => measure(d, enc));
-  const head = ['dataset', 'B/pt', 'enc Mpt/s', 'dec Mpt/s', 'blk B/pt', 'blk enc Mpt/s', 'blk dec Mpt/s'];
-  const cells = rows.map((r) => [
-    r.name,
-    r.streamBpp.toFixed(3),
-    r.encMps.toFixed(1),
-    r.decMps.toFixed(1),
-    r.blockBpp.toFixed(3),
-    r.blockEncMps.toFixed(1),
-    r.blockDecMps.toFixed(1),
-  ]);
+export async function main(points = Number(process.argv[2] ?? 360_000)): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const d of datasets(points)) {
+    const n = d.blocks.reduce((a, b) => a + b.ts.length, 0);
+    rows.push(gorillaRow(d, n), blockRow(d, n, false), blockRow(d, n, true));
+  }
+  if (sink === 42) console.log(''); // keeps the decode loops observable
+  const head = ['dataset', 'codec', 'B/pt', 'enc Mpt/s', 'dec Mpt/s', 'encodings (id×blocks)'];
+  const cells = rows.map((r) => [r.dataset, r.codec, r.bytesPerPoint.toFixed(4), r.encodeMpts.toFixed(1), r.decodeMpts.toFixed(1), r.encodings]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]): string => c.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
-  console.log(`codec benchmark: ${points} points per dataset, ${BLOCK_POINTS}-point blocks, best of ${ROUNDS}, node ${process.version}`);
+  const line = (c: string[]): string => c.map((s, i) => (i < 2 || i === 5 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  console.log(`codec benchmark: ~${points} points per dataset, ${BLOCK_POINTS}-point blocks incl. the 76-byte header, best of ${ROUNDS}, node ${process.version}`);
   console.log(line(head));
   for (const c of cells) console.log(line(c));
   return rows;
