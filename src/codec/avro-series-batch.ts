@@ -21,6 +21,11 @@ export interface SeriesBatch {
   series: SeriesRef[];
   /** Canonical key of each series (same order as series), when whoever built the batch already has them. */
   keys?: string[];
+  /**
+   * Where each series' Avro encoding (metric + tags) lies in a decoded body: bytes [offsets[2s], offsets[2s + 1])
+   * of buf. Re-encoding a part of the batch copies these bytes instead of writing every string again.
+   */
+  raw?: { buf: Buffer; offsets: Int32Array };
   /** Per point: index into series. */
   seriesIndex: Int32Array;
   /** Per point: ms since the epoch (safe integers). */
@@ -31,24 +36,105 @@ export interface SeriesBatch {
 /** Smallest encoding of a Series: empty metric (1) + empty map (1). */
 const MIN_SERIES_BYTES = 2;
 
-function grown<T extends Int32Array | Float64Array>(a: T, need: number): T {
+function grown(a: Float64Array, need: number): Float64Array {
   if (a.length >= need) return a;
-  const b = new (a.constructor as new (n: number) => T)(need);
+  const b = new Float64Array(need);
   b.set(a);
   return b;
 }
 
-const readLong = (c: Cursor): number => c.long();
-const readDouble = (c: Cursor): number => c.double();
+function grownInt(a: Int32Array, need: number): Int32Array {
+  if (a.length >= need) return a;
+  const b = new Int32Array(need);
+  b.set(a);
+  return b;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Float64Array([1]).buffer)[7] === 0x3f;
+
+/**
+ * n longs into out[k..]. Varints of up to 7 bytes (|v| < 2^48: every real timestamp) are read inline in integer
+ * halves; anything longer, or running past the end, goes through Cursor.long with its checks and messages.
+ */
+function readLongs(c: Cursor, out: Float64Array, k: number, n: number): void {
+  const buf = c.buf;
+  const safeEnd = buf.length - 7;
+  let pos = c.pos;
+  for (const end = k + n; k < end; k++) {
+    const b0 = buf[pos]!;
+    if (b0 < 0x80 && pos < buf.length) {
+      out[k] = (b0 >>> 1) ^ -(b0 & 1);
+      pos++;
+      continue;
+    }
+    if (pos <= safeEnd) {
+      let lo = b0 & 0x7f;
+      let p = pos + 1;
+      let b = buf[p++]!;
+      lo |= (b & 0x7f) << 7;
+      if (b >= 0x80) {
+        b = buf[p++]!;
+        lo |= (b & 0x7f) << 14;
+        if (b >= 0x80) {
+          b = buf[p++]!;
+          lo |= (b & 0x7f) << 21;
+          if (b >= 0x80) {
+            // bits 28 and up as a second integer (at most 3 more bytes: 21 bits)
+            let hi = 0;
+            b = buf[p++]!;
+            hi = b & 0x7f;
+            if (b >= 0x80) {
+              b = buf[p++]!;
+              hi |= (b & 0x7f) << 7;
+              if (b >= 0x80) {
+                b = buf[p++]!;
+                hi |= (b & 0x7f) << 14;
+              }
+            }
+            if (b < 0x80) {
+              const half = hi * 134217728 + (lo >>> 1); // (hi * 2^28 + lo) >>> 1
+              out[k] = lo & 1 ? -half - 1 : half;
+              pos = p;
+              continue;
+            }
+            c.pos = pos;
+            out[k] = c.long();
+            pos = c.pos;
+            continue;
+          }
+        }
+      }
+      out[k] = (lo >>> 1) ^ -(lo & 1);
+      pos = p;
+      continue;
+    }
+    c.pos = pos;
+    out[k] = c.long();
+    pos = c.pos;
+  }
+  c.pos = pos;
+}
+
+/** n little-endian doubles into out[k..]; blockCount already checked that 8n bytes remain. */
+function readDoubles(c: Cursor, out: Float64Array, k: number, n: number): void {
+  const buf = c.buf;
+  if (LITTLE_ENDIAN) {
+    buf.copy(new Uint8Array(out.buffer, out.byteOffset + k * 8, n * 8), 0, c.pos, c.pos + n * 8);
+    c.pos += n * 8;
+    return;
+  }
+  for (let j = 0; j < n; j++) out[k + j] = c.double();
+}
 
 /** An array column that must hold exactly `len` items (as many as seriesIndex). */
-function readColumn(c: Cursor, name: string, len: number, minItemBytes: number, read: (c: Cursor) => number): Float64Array {
-  let out = new Float64Array(0);
+function readColumn(c: Cursor, name: string, len: number, minItemBytes: number, read: (c: Cursor, out: Float64Array, k: number, n: number) => void): Float64Array {
+  let out: Float64Array = new Float64Array(0);
   let k = 0;
   for (let n = c.blockCount(minItemBytes); n !== 0; n = c.blockCount(minItemBytes)) {
     if (k + n > len) c.fail(`${name} has more items than seriesIndex (${len})`);
     out = grown(out, k + n);
-    for (; n > 0; n--) out[k++] = read(c);
+    read(c, out, k, n);
+    k += n;
   }
   if (k !== len) c.fail(`${name} has ${k} items, seriesIndex ${len}`);
   return out;
@@ -58,17 +144,21 @@ function readColumn(c: Cursor, name: string, len: number, minItemBytes: number, 
 export function readSeriesBatchBody(buf: Buffer, pos: number): SeriesBatch {
   const c = new Cursor(buf, pos);
   const series: SeriesRef[] = [];
+  let offsets: Int32Array = new Int32Array(0);
   for (let n = c.blockCount(MIN_SERIES_BYTES); n !== 0; n = c.blockCount(MIN_SERIES_BYTES)) {
+    offsets = grownInt(offsets, 2 * (series.length + n));
     for (; n > 0; n--) {
+      offsets[2 * series.length] = c.pos;
       const metric = c.string();
       series.push({ metric, tags: readTags(c) });
+      offsets[2 * series.length - 1] = c.pos;
     }
   }
   const nSeries = series.length;
-  let seriesIndex = new Int32Array(0);
+  let seriesIndex: Int32Array = new Int32Array(0);
   let len = 0;
   for (let n = c.blockCount(1); n !== 0; n = c.blockCount(1)) {
-    seriesIndex = grown(seriesIndex, len + n);
+    seriesIndex = grownInt(seriesIndex, len + n);
     for (; n > 0; n--) {
       const at = c.pos;
       const s = c.long();
@@ -76,10 +166,10 @@ export function readSeriesBatchBody(buf: Buffer, pos: number): SeriesBatch {
       seriesIndex[len++] = s;
     }
   }
-  const timestamps = readColumn(c, 'timestamps', len, 1, readLong);
-  const values = readColumn(c, 'values', len, 8, readDouble);
+  const timestamps = readColumn(c, 'timestamps', len, 1, readLongs);
+  const values = readColumn(c, 'values', len, 8, readDoubles);
   c.end();
-  return { series, seriesIndex, timestamps, values };
+  return { series, seriesIndex, timestamps, values, raw: { buf, offsets } };
 }
 
 function writeSeries(w: Writer, s: SeriesRef): void {
@@ -98,6 +188,38 @@ function writeSeries(w: Writer, s: SeriesRef): void {
 function badTimestamp(b: SeriesBatch, i: number): TsdbError {
   const reason = `timestamp ${String(b.timestamps[i])} is not a safe integer`;
   return new TsdbError('TSDB_ERR_WRITE_INVALID', `cannot encode series batch (points=${b.seriesIndex.length}, index=${i}): ${reason}`, { details: [{ index: i, reason }] });
+}
+
+/** Zigzag varint of an integer with |v| < 2^47 (timestamps): integer halves instead of Writer.long's float steps. */
+function putLong48(buf: Buffer, pos: number, v: number): number {
+  if (v >= -0x40000000 && v < 0x40000000) {
+    let m = v >= 0 ? v << 1 : (~v << 1) | 1;
+    while (m > 0x7f) {
+      buf[pos++] = (m & 0x7f) | 0x80;
+      m >>>= 7;
+    }
+    buf[pos++] = m;
+    return pos;
+  }
+  const u = v >= 0 ? v * 2 : -v * 2 - 1; // < 2^48, exact
+  let hi = Math.floor(u / 268435456); // >= 8: u >= 2^31 here
+  const lo = u - hi * 268435456;
+  buf[pos++] = (lo & 0x7f) | 0x80;
+  buf[pos++] = ((lo >>> 7) & 0x7f) | 0x80;
+  buf[pos++] = ((lo >>> 14) & 0x7f) | 0x80;
+  buf[pos++] = ((lo >>> 21) & 0x7f) | 0x80;
+  while (hi > 0x7f) {
+    buf[pos++] = (hi & 0x7f) | 0x80;
+    hi >>>= 7;
+  }
+  buf[pos++] = hi;
+  return pos;
+}
+
+let gathered = new Float64Array(1024);
+function gatherScratch(n: number): Float64Array {
+  if (gathered.length < n) gathered = new Float64Array(Math.max(n, gathered.length * 2));
+  return gathered;
 }
 
 /** Local series index of each series of the batch being encoded (-1: not in this part); grown, never shrunk. */
@@ -125,23 +247,68 @@ export function encodeSeriesBatchRecord(fingerprint: string, b: SeriesBatch, ord
     const count = to - from;
     if (used.length > 0) {
       w.long(used.length);
-      for (const s of used) writeSeries(w, b.series[s]!);
+      const raw = b.raw;
+      for (const s of used) {
+        if (raw === undefined) {
+          writeSeries(w, b.series[s]!);
+          continue;
+        }
+        const start = raw.offsets[2 * s]!;
+        const end = raw.offsets[2 * s + 1]!;
+        w.ensure(end - start);
+        raw.buf.copy(w.buf, w.pos, start, end);
+        w.pos += end - start;
+      }
     }
     w.long(0);
     // Three arrays of `count` items, each one block (an empty array is just its terminating 0).
+    // Room is made once per column (a varint is at most 10 bytes), then the items are written inline.
     if (count > 0) w.long(count);
-    for (let k = from; k < to; k++) w.long(localOf[idx[order ? order[k]! : k]!]!);
-    w.long(0);
+    w.ensure(count * 5 + 1);
+    let buf = w.buf;
+    let pos = w.pos;
+    for (let k = from; k < to; k++) {
+      let m = localOf[idx[order ? order[k]! : k]!]! << 1; // an int32 index: zigzag of a non-negative int
+      while (m > 0x7f) {
+        buf[pos++] = (m & 0x7f) | 0x80;
+        m >>>= 7;
+      }
+      buf[pos++] = m;
+    }
+    buf[pos++] = 0;
+    w.pos = pos;
     if (count > 0) w.long(count);
+    w.ensure(count * 10 + 1);
+    buf = w.buf;
+    pos = w.pos;
+    const ts = b.timestamps;
     for (let k = from; k < to; k++) {
       const i = order ? order[k]! : k;
-      const t = b.timestamps[i]!;
-      if (!Number.isSafeInteger(t)) throw badTimestamp(b, i);
-      w.long(t);
+      const t = ts[i]!;
+      if (t > -140737488355328 && t < 140737488355328 && Number.isInteger(t)) pos = putLong48(buf, pos, t);
+      else if (!Number.isSafeInteger(t)) throw badTimestamp(b, i);
+      else {
+        w.pos = pos;
+        w.long(t);
+        pos = w.pos;
+      }
     }
-    w.long(0);
+    buf[pos++] = 0;
+    w.pos = pos;
     if (count > 0) w.long(count);
-    for (let k = from; k < to; k++) w.double(b.values[order ? order[k]! : k]!);
+    w.ensure(count * 8 + 1);
+    const vs = b.values;
+    if (LITTLE_ENDIAN && !order) {
+      w.buf.set(new Uint8Array(vs.buffer, vs.byteOffset + from * 8, count * 8), w.pos);
+      w.pos += count * 8;
+    } else if (LITTLE_ENDIAN) {
+      const gathered = gatherScratch(count);
+      for (let k = 0; k < count; k++) gathered[k] = vs[order![from + k]!]!;
+      w.buf.set(new Uint8Array(gathered.buffer, 0, count * 8), w.pos);
+      w.pos += count * 8;
+    } else {
+      for (let k = from; k < to; k++) w.double(vs[order ? order[k]! : k]!);
+    }
     w.long(0);
     return w.copyOut();
   } finally {
