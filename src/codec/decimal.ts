@@ -56,14 +56,22 @@ export function scaleBlock(vs: ArrayLike<number>, out: Float64Array): number {
   if (n === 0) return 0;
   let e = minExponent(vs[0]);
   if (Number.isNaN(e)) return NaN;
-  for (let i = 1; i < n; i++) {
+  // Values before a change of exponent are rescaled once at the end; usually the exponent never changes.
+  let validFrom = 0;
+  for (let i = 0; i < n; i++) {
     const v = vs[i];
-    if (!Number.isNaN(toScaled(v, e))) continue;
+    const m = toScaled(v, e);
+    if (!Number.isNaN(m)) {
+      out[i] = m;
+      continue;
+    }
     const ei = minExponent(v);
     if (!(ei > e)) return NaN; // not decimal, or exact only at a smaller exponent (mantissa out of bounds)
     e = ei;
+    out[i] = toScaled(v, e);
+    validFrom = i;
   }
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < validFrom; i++) {
     const m = toScaled(vs[i], e);
     if (Number.isNaN(m)) return NaN;
     out[i] = m;

@@ -31,19 +31,32 @@ const TWO_31 = 2147483648;
 const POW2: number[] = [];
 for (let i = 0; i <= 64; i++) POW2.push(2 ** i);
 
-/** Adaptive bit contexts: a 16-bit estimate that the next bit is 0 and how many bits it has seen (capped). */
+/**
+ * Adaptive bit contexts. Each is one int32 (one load and one store per coded bit): bits 8–23 hold a 16-bit
+ * estimate that the next bit is 0, bits 0–7 how many bits the context has coded (saturating at 255).
+ */
 export class BitContexts {
-  readonly p: Uint16Array;
-  readonly n: Uint8Array;
+  readonly s: Int32Array;
   constructor(size: number) {
-    this.p = new Uint16Array(size);
-    this.n = new Uint8Array(size);
+    this.s = new Int32Array(size);
     this.reset();
   }
   reset(): void {
-    this.p.fill(PROB_INIT);
-    this.n.fill(0);
+    this.s.fill(PROB_INIT << 8);
   }
+}
+
+/** Context state after coding a 0 (`zero`) or a 1 from state `st`. */
+function afterZero(st: number): number {
+  const p = st >>> 8;
+  const n = st & 255;
+  return ((p + (((PROB_ONE - p) * RATE[n]) >>> PROB_BITS)) << 8) | (n === 255 ? n : n + 1);
+}
+
+function afterOne(st: number): number {
+  const p = st >>> 8;
+  const n = st & 255;
+  return ((p - ((p * RATE[n]) >>> PROB_BITS)) << 8) | (n === 255 ? n : n + 1);
 }
 
 export class RangeEncoder {
@@ -69,18 +82,16 @@ export class RangeEncoder {
   }
 
   encodeBit(ctx: BitContexts, i: number, bit: number): void {
-    const p = ctx.p[i];
-    const n = ctx.n[i];
-    const bound = (this.range >>> PROB_BITS) * p;
+    const st = ctx.s[i];
+    const bound = (this.range >>> PROB_BITS) * (st >>> 8);
     if (bit === 0) {
       this.range = bound;
-      ctx.p[i] = p + (((PROB_ONE - p) * RATE[n]) >>> PROB_BITS);
+      ctx.s[i] = afterZero(st);
     } else {
       this.low += bound;
       this.range -= bound;
-      ctx.p[i] = p - ((p * RATE[n]) >>> PROB_BITS);
+      ctx.s[i] = afterOne(st);
     }
-    if (n < 255) ctx.n[i] = n + 1;
     while (this.range < TOP) {
       this.range = (this.range << 8) >>> 0;
       this.shiftLow();
@@ -152,21 +163,19 @@ export class RangeDecoder {
   }
 
   decodeBit(ctx: BitContexts, i: number): number {
-    const p = ctx.p[i];
-    const n = ctx.n[i];
-    const bound = (this.range >>> PROB_BITS) * p;
+    const st = ctx.s[i];
+    const bound = (this.range >>> PROB_BITS) * (st >>> 8);
     let bit: number;
     if (this.code < bound) {
       this.range = bound;
-      ctx.p[i] = p + (((PROB_ONE - p) * RATE[n]) >>> PROB_BITS);
+      ctx.s[i] = afterZero(st);
       bit = 0;
     } else {
       this.code -= bound;
       this.range -= bound;
-      ctx.p[i] = p - ((p * RATE[n]) >>> PROB_BITS);
+      ctx.s[i] = afterOne(st);
       bit = 1;
     }
-    if (n < 255) ctx.n[i] = n + 1;
     while (this.range < TOP) {
       this.range = (this.range << 8) >>> 0;
       this.code = ((this.code << 8) | this.next()) >>> 0;
