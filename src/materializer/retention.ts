@@ -55,21 +55,22 @@ const MAX_WINDOW = Number.MAX_SAFE_INTEGER;
 
 /**
  * Retention (docs/series-index.md "Retention"): deletes blocks whose window ended before now − retention(metric),
- * then series with nothing left (no block in any store, nothing in the head). Crash-safe by order: blocks go first
- * (synced), S keys after, so a kill -9 anywhere leaves at worst a series without blocks, never blocks without a series
- * (the next run removes it). Series ids are never reused: the index keeps counting.
+ * then series with nothing left (no block in any store, nothing in the head) in two passes in a row. Crash-safe by
+ * order: blocks go first (synced), S keys after, so a kill -9 anywhere leaves at worst a series without blocks, never
+ * blocks without a series (a later pass removes it). Series ids are never reused: the index keeps counting.
  */
 export function createRetention(opts: RetentionOptions): Retention {
   const log = opts.logger.child({ component: 'retention' });
   const w = opts.blockWindowMs;
   let running: Promise<RetentionResult> | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let stopping = false;
   /** partition → series removed in recent runs, with runs left to sweep their block ranges. */
   const sweep = new Map<number, Array<{ ids: number[]; runsLeft: number }>>();
   /** Partitions that had their first pass (which checks every series for emptiness). */
   const checked = new Set<number>();
-  /** partition → series whose removal a pass deferred (a flush committed while it looked). */
-  const pending = new Map<number, Set<number>>();
+  /** partition → series the previous pass found empty (removed if this pass finds them empty again). */
+  const seenEmpty = new Map<number, Set<number>>();
 
   async function sweepRemoved(p: number, stores: readonly KvStore[]): Promise<void> {
     const entries = sweep.get(p);
@@ -109,12 +110,12 @@ export function createRetention(opts: RetentionOptions): Retention {
     const out = { blocks: 0, series: 0 };
     await sweepRemoved(p, stores);
     // Which series may have nothing left: all of them on the first pass (a crash may have left series without blocks),
-    // then only those this pass deletes blocks of, or whose removal an earlier pass deferred.
+    // then those this pass deletes blocks of and those the previous pass found empty.
     const firstPass = !checked.has(p);
-    const deferred = pending.get(p) ?? new Set<number>();
-    pending.delete(p);
+    const before = seenEmpty.get(p) ?? new Set<number>();
+    const after = new Set<number>();
     const all = part.index.select([]);
-    for (let c = 0; c < all.length; c += CHUNK) {
+    for (let c = 0; c < all.length && !stopping; c += CHUNK) {
       const chunk: Array<{ id: number; kept: number }> = [];
       for (const s of all.slice(c, c + CHUNK)) {
         const keep = opts.retention.of(s.metric);
@@ -123,7 +124,7 @@ export function createRetention(opts: RetentionOptions): Retention {
       // 1. Expired blocks, every store, committed (synced) before any S key of this chunk is touched. The scans of a
       // chunk run concurrently: each is a native round trip, and most find nothing.
       const maybeEmpty = new Map<number, number>();
-      for (const { id, kept } of chunk) if (firstPass || deferred.has(id)) maybeEmpty.set(id, kept);
+      for (const { id, kept } of chunk) if (firstPass || before.has(id)) maybeEmpty.set(id, kept);
       for (const [si, store] of stores.entries()) {
         const found = await Promise.all(chunk.map(({ id, kept }) => expiredKeys(store, p, id, kept)));
         const ops: BatchOp[] = [];
@@ -147,13 +148,15 @@ export function createRetention(opts: RetentionOptions): Retention {
       const left = await Promise.all(looked.map(([id, kept]) => anyLeft(stores, p, id, kept)));
       const empty = looked.filter((_, i) => !left[i]).map(([id]) => id);
       if (empty.length === 0) continue;
-      if (part.flushGeneration !== generation) {
-        log.debug({ partition: p, candidates: empty.length }, 'a flush committed while checking series; their removal waits for the next run');
-        for (const id of empty) deferred.add(id);
-        continue;
-      }
-      // 3. Synchronously (no await between the check and the index change), so no point can join them meanwhile.
-      const gone = empty.filter((id) => !part.hasHeadPoints(id));
+      // 3. A series is removed when found empty by two passes in a row: a compaction or a move that read its blocks
+      // before step 1 deleted them may write one back after this pass looked, but not a whole interval later.
+      // A flush that committed while we looked defers every candidate of the chunk.
+      const quiet = part.flushGeneration === generation;
+      if (!quiet) log.debug({ partition: p, candidates: empty.length }, 'a flush committed while checking series; their removal waits');
+      const ripe = empty.filter((id) => quiet && before.has(id));
+      for (const id of empty) if (!(quiet && before.has(id))) after.add(id);
+      // Synchronously (no await between the check and the index change), so no point can join them meanwhile.
+      const gone = ripe.filter((id) => !part.hasHeadPoints(id));
       part.index.remove(gone);
       part.forgetSeries(gone);
       if (gone.length === 0) continue;
@@ -164,9 +167,9 @@ export function createRetention(opts: RetentionOptions): Retention {
       entries.push({ ids: gone, runsLeft: SWEEP_RUNS });
       sweep.set(p, entries);
     }
-    // Deferred series that this pass did not settle are looked at again next pass.
-    const still = [...deferred].filter((id) => part.index.get(id) !== undefined);
-    if (still.length > 0) pending.set(p, new Set(still));
+    if (stopping) return out;
+    if (after.size > 0) seenEmpty.set(p, after);
+    else seenEmpty.delete(p);
     checked.add(p);
     return out;
   }
@@ -210,6 +213,7 @@ export function createRetention(opts: RetentionOptions): Retention {
       timer.unref();
     },
     async stop() {
+      stopping = true;
       if (timer) clearInterval(timer);
       timer = null;
       await running?.catch(() => undefined);
