@@ -40,24 +40,24 @@ function isStoreError(re?: RegExp): (e: unknown) => boolean {
 }
 
 test('block: header fields sit at the documented offsets (worked example, docs/format/block.md §7)', () => {
-  const b = encodeBlock([1000, 11000, 21003, 31000], [0.5, 0.7, 0.7, 0.6]);
-  assert.equal(b.length, BLOCK_HEADER_SIZE + 13);
+  const b = encodeBlock([1000, 11000, 21003, 31000], [21.5, 21.7, 21.7, 21.6]);
+  assert.equal(b.length, BLOCK_HEADER_SIZE + 14);
   const hex = (from: number, to: number): string => b.subarray(from, to).toString('hex');
   assert.equal(hex(0, 8), '5642' + '01' + '03' + '01' + '000000'); // magic "VB", version, columnar, increasing
   assert.equal(hex(8, 12), '04000000'); // count
-  assert.equal(hex(12, 16), '0d000000'); // body length 13
+  assert.equal(hex(12, 16), '0e000000'); // body length 14
   assert.equal(hex(16, 24), 'e803000000000000'); // minT 1000
   assert.equal(hex(24, 32), '1879000000000000'); // maxT 31000
-  assert.equal(hex(32, 40), '000000000000e03f'); // min 0.5
-  assert.equal(hex(40, 48), '666666666666e63f'); // max 0.7
-  assert.equal(hex(48, 56), '0000000000000440'); // sum 2.5
-  assert.equal(hex(56, 64), '000000000000e03f'); // first 0.5
-  assert.equal(hex(64, 72), '333333333333e33f'); // last 0.6
+  assert.equal(hex(32, 40), '0000000000803540'); // min 21.5
+  assert.equal(hex(40, 48), '3333333333b33540'); // max 21.7
+  assert.equal(hex(48, 56), '0000000000a05540'); // sum 86.5
+  assert.equal(hex(56, 64), '0000000000803540'); // first 21.5
+  assert.equal(hex(64, 72), '9a99999999993540'); // last 21.6
   const crc = crc32(Buffer.concat([b.subarray(0, 72), b.subarray(76)]));
   assert.equal(b.readUInt32LE(72), crc);
-  // Body: modes (ts dod, values decimal delta), exponent 1, t0 − minT = 0, zigzag(5) = 10, range-coded stream.
-  assert.equal(hex(76, 80), '09' + '01' + '00' + '0a');
-  assert.equal(hex(80, 89), 'fffc343ea4c69c9265');
+  // Body: modes (ts dod, values decimal delta), exponent 1, t0 − minT = 0, varint zigzag(215) = 430, stream.
+  assert.equal(hex(76, 81), '09' + '01' + '00' + 'ae03');
+  assert.equal(hex(81, 90), 'fffc343ea4c69c9265');
 });
 
 test('block: statistics, first/last ties and the strictly-increasing flag', () => {
