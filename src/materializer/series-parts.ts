@@ -31,8 +31,16 @@ interface Span {
 /**
  * @param blocks encoded blocks of the series that may hold points in [start, end), in log order (older first)
  * @param heads head runs of the series (frozen, then active), after every block in log order
+ * @param decode decodes block i (checking its CRC), e.g. through a decoded-block cache
  */
-export function seriesParts(blocks: readonly Uint8Array[], heads: readonly PointColumns[], start: number, end: number, opts: ReadPartsOptions): SeriesParts {
+export function seriesParts(
+  blocks: readonly Uint8Array[],
+  heads: readonly PointColumns[],
+  start: number,
+  end: number,
+  opts: ReadPartsOptions,
+  decode: (i: number) => PointColumns = (i) => decodeBlock(blocks[i]!),
+): SeriesParts {
   const summarized = new Array<boolean>(blocks.length).fill(false);
   const summaries: BlockSummary[] = [];
   const headers: Array<BlockHeader | undefined> = new Array(blocks.length);
@@ -78,9 +86,8 @@ export function seriesParts(blocks: readonly Uint8Array[], heads: readonly Point
     const h = headers[i];
     // A block wholly outside the range adds nothing: skip its body (the header alone says so).
     if (h !== undefined && (h.count === 0 || h.maxT < start || h.minT >= end)) continue;
-    const b = decodeBlock(blocks[i]!);
+    runs.push(decode(i));
     decodedBlocks++;
-    runs.push({ ts: b.ts, vs: b.vs });
   }
   for (const run of heads) runs.push(run);
   summaries.sort((a, b) => a.minT - b.minT);

@@ -8,12 +8,16 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { canonicalSeriesKey } from '../../src/common/series-key.js';
 import {
   AGG_FNS,
   FILL_POLICIES,
   aggregate,
   addSeriesPartial,
+  decodePartial,
+  encodePartial,
   finalizePartials,
   mergePartials,
   planAggregate,
@@ -45,7 +49,7 @@ function diff(actual: AggregatedSeries[], expected: AggregatedSeries[], tolerant
         if (av !== ev) return `series ${s} point ${i}: ${av} != ${ev}`;
         continue;
       }
-      const ok = tolerant ? Math.abs(av - ev) <= 1e-9 * Math.max(1, Math.abs(av), Math.abs(ev)) : Object.is(av + 0, ev + 0);
+      const ok = av === ev || (tolerant && Math.abs(av - ev) <= 1e-9 * Math.max(1, Math.abs(av), Math.abs(ev)));
       if (!ok) return `series ${s} point ${i} @${et}: ${av} != ${ev}`;
     }
   }
@@ -79,6 +83,7 @@ describe('partial aggregates: per partition, merged, finalized = the single-pass
     const CASES = 4000;
     let summarized = 0;
     let sketchedMerges = 0;
+    let encoded = 0;
     for (let c = 0; c < CASES; c++) {
       const base = 1_000_000 + r.int(-5000, 5000);
       const input: SeriesPoints[] = [];
@@ -145,13 +150,18 @@ describe('partial aggregates: per partition, merged, finalized = the single-pass
         addSeriesPartial(accs[r.int(0, partitions - 1)]!, p, q.by, sp.series, rest, shuffle(summaries));
       }
       const merged: PartialAggregate = new Map();
-      for (const acc of shuffle(accs)) mergePartials(merged, acc, p);
-      if (fn.startsWith('p')) for (const g of merged.values()) for (const st of g.windows.values()) if (st.sketch) sketchedMerges++;
+      for (const acc of shuffle(accs)) {
+        // some partials travel as JSON, as between nodes (docs/format/partial-aggregate.md)
+        const travelled = r.next() < 0.5 ? decodePartial(JSON.parse(JSON.stringify(encodePartial(acc, p, q))), p, q) : acc;
+        if (travelled !== acc) encoded++;
+        mergePartials(merged, travelled, p);
+      }
+      if (fn.startsWith('p')) for (const g of merged.values()) for (const sk of g.sk) if (sk) sketchedMerges++;
       const actual = finalizePartials(merged, p, limits);
       const why = diff(actual, expected, INEXACT.has(fn) || q.fill === 'linear');
       if (why) assert.fail(`case ${c}: ${why}\nquery ${JSON.stringify(q)} exactPercentileMax ${exactPercentileMax}\nactual   ${JSON.stringify(actual)}\nexpected ${JSON.stringify(expected)}`);
     }
-    console.log(`# query-partial: ${CASES} cases, ${summarized} block summaries, ${sketchedMerges} sketched percentile windows`);
+    console.log(`# query-partial: ${CASES} cases, ${summarized} block summaries, ${sketchedMerges} sketched percentile windows, ${encoded} partials through JSON`);
     assert.ok(summarized > 1000, 'many runs were answered from summaries');
     assert.ok(sketchedMerges > 100, 'many percentile windows crossed into a sketch');
   });
@@ -173,5 +183,66 @@ describe('partial aggregates: per partition, merged, finalized = the single-pass
         assert.deepEqual(finalizePartials(merged, p, limits)[0]!.points, [[0, fn === 'first' ? 1 : 101]]);
       }
     }
+  });
+});
+
+describe('partial aggregate JSON (docs/format/partial-aggregate.md)', () => {
+  const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/partial-aggregate.json', import.meta.url));
+  const T = 1_700_000_000_000;
+  const series = (host: string, dc: string | undefined, pts: Array<[number, number]>): SeriesPoints => {
+    const tags: Record<string, string> = dc === undefined ? { host } : { host, dc };
+    return { series: { partition: 0, id: 0, metric: 'cpu', tags, key: canonicalSeriesKey('cpu', tags) }, points: { ts: pts.map((x) => x[0]), vs: pts.map((x) => x[1]) } };
+  };
+  const input = [
+    series('a', 'eu', [[T, 1], [T + 1000, -0.5], [T + 61_000, 3], [T + 62_000, 1.5e308]]),
+    series('b', 'eu', [[T, 2], [T + 30_000, 2.25], [T + 61_000, 1.7e308]]),
+    series('c', undefined, [[T + 5000, -0], [T + 6000, 0.2], [T + 7000, 0.3]]),
+  ];
+  const cases = (): Array<{ q: AggregateQuery; exactPercentileMax: number }> => [
+    ...AGG_FNS.map((fn) => ({ q: { fn, start: T, end: T + 120_000, step: 60_000, by: ['dc'] }, exactPercentileMax: 10_000 })),
+    { q: { fn: 'p90', start: T, end: T + 120_000 }, exactPercentileMax: 2 },
+    { q: { fn: 'sum', start: T, end: T + 120_000, step: 60_000 }, exactPercentileMax: 10_000 },
+  ];
+  const encodeCase = ({ q, exactPercentileMax }: { q: AggregateQuery; exactPercentileMax: number }) => {
+    const limits = { maxWindows: 100, maxOutputPoints: 1000, exactPercentileMax };
+    const p = planAggregate(q, limits);
+    const acc: PartialAggregate = new Map();
+    for (const sp of input) addSeriesPartial(acc, p, q.by, sp.series, sp.points, []);
+    return { p, limits, encoded: encodePartial(acc, p, q) };
+  };
+
+  it('encodes every fn as the golden fixture says, and decodes back to the same answer', () => {
+    const got = cases().map((c) => JSON.parse(JSON.stringify(encodeCase(c).encoded)));
+    if (process.env.UPDATE_GOLDEN === '1' || !existsSync(FIXTURE)) {
+      const note = 'partial aggregates, docs/format/partial-aggregate.md; regenerate with UPDATE_GOLDEN=1 only for a deliberate format change';
+      writeFileSync(FIXTURE, `{"note": ${JSON.stringify(note)},\n "cases": [\n  ${got.map((c) => JSON.stringify(c)).join(',\n  ')}\n ]}\n`);
+    }
+    const golden = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { cases: unknown[] };
+    assert.deepEqual(got, golden.cases);
+    for (const c of cases()) {
+      const { p, limits, encoded } = encodeCase(c);
+      const expected = aggregate(input, c.q, limits);
+      const again = finalizePartials(decodePartial(JSON.parse(JSON.stringify(encoded)), p, c.q), p, limits);
+      assert.equal(diff(again, expected, INEXACT.has(c.q.fn)), undefined, c.q.fn);
+    }
+    // a sum past the float range and a -0 minimum survive JSON as strings
+    const text = (fn: AggFn): string => JSON.stringify(encodeCase({ q: { fn, start: T, end: T + 120_000, step: 60_000, by: ['dc'] }, exactPercentileMax: 0 }).encoded);
+    assert.match(text('sum'), /\[1,3,"Infinity"\]/);
+    assert.match(text('min'), /\[0,3,"-0"\]/);
+  });
+
+  it('refuses a partial of another query, another version or a malformed window', () => {
+    const c = cases()[0]!;
+    const { p, encoded } = encodeCase(c);
+    const code = (f: () => unknown, re: RegExp): void =>
+      assert.throws(f, (e: Error & { code?: string }) => e.code === 'TSDB_ERR_INTERNAL' && /^cannot decode partial aggregate: /.test(e.message) && re.test(e.message));
+    code(() => decodePartial(encoded, p, { ...c.q, end: c.q.end + 1 }), /answers/);
+    code(() => decodePartial({ ...encoded, v: 2 }, p, c.q), /version/);
+    const bad = JSON.parse(JSON.stringify(encoded));
+    bad.groups[0].windows[0][0] = 99;
+    code(() => decodePartial(bad, p, c.q), /window index/);
+    const dup = JSON.parse(JSON.stringify(encoded));
+    dup.groups.push(dup.groups[0]);
+    code(() => decodePartial(dup, p, c.q), /twice/);
   });
 });

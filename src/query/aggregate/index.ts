@@ -8,5 +8,7 @@ export type { SketchBuckets } from './sketch.js';
 export type { AggFn, AggregateLimits, AggregateQuery, AggregatedSeries, FillPolicy } from './types.js';
 export { plan as planAggregate } from './plan.js';
 export type { Plan as AggregatePlan } from './plan.js';
-export { addSeriesPartial, finalizePartials, mergePartials, summariesAnswer, WindowState } from './partial.js';
+export { addSeriesPartial, finalizePartials, mergePartials, summariesAnswer } from './partial.js';
 export type { GroupPartial, PartialAggregate } from './partial.js';
+export { decodePartial, encodePartial, PARTIAL_FORMAT_VERSION } from './partial-codec.js';
+export type { EncodedPartial, EncodedWindow } from './partial-codec.js';
