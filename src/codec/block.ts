@@ -1,6 +1,10 @@
 /**
  * A stored block: a fixed 76-byte little-endian header (summary statistics so aggregates can skip the
- * body) followed by an encoded body. Layout and a worked example: docs/format/block.md.
+ * body) followed by an encoded body. Layout and worked examples: docs/format/block.md.
+ *
+ * The encoder picks the body per block: empty when values are constant and timestamps a fixed step,
+ * otherwise columnar (decimal-scaled integers, range-coded) when the values have an exact decimal form,
+ * gorilla otherwise or when it is smaller; cold blocks additionally try every candidate and deflate/brotli.
  *
  * The CRC covers header and body, so a torn or bit-flipped block fails loudly instead of decoding into
  * plausible garbage. Points keep the order they were given in (log order).
@@ -18,6 +22,12 @@ export const BLOCK_HEADER_SIZE = 76;
 export const ENCODING_GORILLA = 1;
 /** Body is empty: every value equals `first` bit-for-bit and t[i] = minT + i·step, step = (maxT−minT)/(count−1). */
 export const ENCODING_CONST_REGULAR = 2;
+/** Body holds timestamps and values as columns, integers range-coded (§5 of the format page). */
+export const ENCODING_COLUMNAR = 3;
+/** Body is `algorithm, inner encoding, compressed inner body` (cold blocks, §6). */
+export const ENCODING_COMPRESSED = 4;
+export const COMPRESSION_DEFLATE = 1;
+export const COMPRESSION_BROTLI = 2;
 /** Timestamps are strictly increasing in stored order, so minT/maxT are the first/last points. */
 export const FLAG_STRICTLY_INCREASING = 1;
 
@@ -59,13 +69,6 @@ export interface BlockHeader {
   /** Value at maxT (for tied timestamps, the later one in stored order). */
   last: number;
 }
-
-/** Body holds timestamps and values as columns, integers range-coded (§5 of the format page). */
-export const ENCODING_COLUMNAR = 3;
-/** Body is `algorithm, inner encoding, compressed inner body` (cold blocks, §6). */
-export const ENCODING_COMPRESSED = 4;
-export const COMPRESSION_DEFLATE = 1;
-export const COMPRESSION_BROTLI = 2;
 
 export interface EncodeBlockOptions {
   /**
