@@ -204,6 +204,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
       return s !== undefined && s.nextOffset >= (readyAt.get(p) ?? Infinity);
     },
     nextOffset: (p) => stateOf(p).nextOffset,
+    dataVersion: (p) => stateOf(p).dataVersion,
     selectSeries: (p, matchers: Matcher[]): SeriesInfo[] => stateOf(p).index.select(matchers),
     tagKeys: (p) => stateOf(p).index.tagKeys(),
     tagValues: (p, key) => stateOf(p).index.tagValues(key),

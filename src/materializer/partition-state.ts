@@ -534,6 +534,9 @@ export class PartitionState {
   }
 
   // Retention hooks (RetentionPartition in src/materializer/retention.ts).
+  /** Bumped after retention deleted data, so cached answers keyed by (offset, version) are not served again. */
+  dataVersion = 0;
+
   /** Changes whenever a flush commits. */
   get flushGeneration(): number {
     return this.flushSeq;

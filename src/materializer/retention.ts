@@ -16,6 +16,8 @@ export interface RetentionPartition {
   hasHeadPoints(seriesId: number): boolean;
   /** Drops per-series memory (last-value caches) of series the index no longer has. */
   forgetSeries(ids: readonly number[]): void;
+  /** Bumped after every deletion, so query caches keyed by (offset, version) notice. */
+  dataVersion: number;
 }
 
 export interface RetentionOptions {
@@ -137,6 +139,7 @@ export function createRetention(opts: RetentionOptions): Retention {
         });
         if (ops.length > 0) {
           await store.batch(ops, { sync: true });
+          part.dataVersion++;
           out.blocks += ops.length;
           opts.metrics.retentionBlocksDeleted.inc(ops.length);
         }
@@ -160,6 +163,7 @@ export function createRetention(opts: RetentionOptions): Retention {
       part.index.remove(gone);
       part.forgetSeries(gone);
       if (gone.length === 0) continue;
+      part.dataVersion++;
       await stores[0]!.batch(gone.map((id) => ({ type: 'del', key: seriesKey(p, id) })), { sync: true });
       out.series += gone.length;
       opts.metrics.retentionSeriesDeleted.inc(gone.length);

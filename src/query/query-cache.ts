@@ -99,6 +99,6 @@ export function matchersKey(matchers: readonly Matcher[]): string {
 }
 
 /** `p:offset` pairs ascending by partition: the applied state of every partition an answer read. */
-export function offsetsKey(offsets: ReadonlyMap<number, number>): string {
+export function offsetsKey(offsets: ReadonlyMap<number, number | string>): string {
   return [...offsets].sort((a, b) => a[0] - b[0]).map(([p, o]) => `${p}:${o}`).join(',');
 }

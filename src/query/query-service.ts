@@ -58,7 +58,8 @@ export interface QueryPlan {
   ready: number[];
   partial: boolean;
   missing: number[];
-  offsets: Map<number, number>;
+  /** Per partition read: its applied offset and data version (`offset.version`), what a cached answer depends on. */
+  offsets: Map<number, string>;
 }
 
 /** What an aggregate query read: blocks answered from their headers, blocks decoded, points counted. */
@@ -140,17 +141,19 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   };
 
+  const stateOf = (p: number): string => `${reader.nextOffset(p)}.${reader.dataVersion(p)}`;
+
   const plan = async (req: PlanRequest): Promise<QueryPlan> => {
     req.signal?.throwIfAborted();
     if (req.after) await raceSignal(reader.waitForOffsets(req.after, limits.afterTimeoutMs), req.signal);
     const { ready, missing } = coverage();
     let series: SeriesInfo[] | undefined;
-    const offsets = new Map<number, number>();
+    const offsets = new Map<number, string>();
     if (req.matchers) {
       series = select(req.matchers, ready);
-      for (const s of series) if (!offsets.has(s.partition)) offsets.set(s.partition, reader.nextOffset(s.partition));
+      for (const s of series) if (!offsets.has(s.partition)) offsets.set(s.partition, stateOf(s.partition));
     } else {
-      for (const p of ready) offsets.set(p, reader.nextOffset(p));
+      for (const p of ready) offsets.set(p, stateOf(p));
     }
     return { series, limit: req.limit, ready, partial: missing.length > 0, missing, offsets };
   };
@@ -241,7 +244,7 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     },
     unchanged(p) {
       for (const [partition, offset] of p.offsets) {
-        if (!reader.isReady(partition) || reader.nextOffset(partition) !== offset) return false;
+        if (!reader.isReady(partition) || stateOf(partition) !== offset) return false;
       }
       return true;
     },

@@ -70,6 +70,9 @@ export interface PartitionReader {
   isReady(partition: number): boolean;
   /** Next log offset the partition will apply (= applied offset + 1). */
   nextOffset(partition: number): number;
+  /** Changes when what the partition answers changes without its offset moving (retention deleted data). Caches
+   * key on it together with the offset. */
+  dataVersion(partition: number): number;
   /** Series of the partition matching every matcher. */
   selectSeries(partition: number, matchers: Matcher[]): SeriesInfo[];
   /** Tag keys (without `__name__`) and values of one partition's series. */
