@@ -176,7 +176,7 @@ export class PartitionState {
     this.lastT = new Array<number>(this.index.size).fill(Number.NEGATIVE_INFINITY);
     this.lastV = new Array<number>(this.index.size).fill(0);
     this.metrics.appliedOffset.set(this.label, this.nextOffset);
-    this.metrics.headSeries.set(this.label, this.index.size);
+    this.metrics.headSeries.set(this.label, this.index.live);
   }
 
   /** True when the store holds nothing of this partition and nothing was applied yet. */
@@ -272,7 +272,7 @@ export class PartitionState {
     this.metrics.appliedPoints.inc(points);
     this.metrics.appliedOffset.set(this.label, this.nextOffset);
     this.metrics.headPoints.set(this.label, this.headPoints);
-    this.metrics.headSeries.set(this.label, this.index.size);
+    this.metrics.headSeries.set(this.label, this.index.live);
     this.wake();
   }
 
@@ -551,6 +551,7 @@ export class PartitionState {
       this.lastT[id] = Number.NEGATIVE_INFINITY;
       this.storedLast.delete(id);
     }
+    this.metrics.headSeries.set(this.label, this.index.live);
   }
 
   /** Resolves once nextOffset > offset. */

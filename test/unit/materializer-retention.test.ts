@@ -95,6 +95,7 @@ describe('retention', () => {
     assert.match(m, /^tsdb_retention_blocks_deleted_total 4$/m);
     assert.match(m, /^tsdb_retention_series_deleted_total 2$/m);
     assert.match(m, /^tsdb_retention_runs_total\{outcome="ok"\} 2$/m);
+    assert.match(m, /^tsdb_head_series\{partition="0"\} 4$/m);
     // The head's old point is flushed as a late block into a deleted window; the next runs delete it and the series.
     await state.flush('test');
     assert.deepEqual(await retention.runOnce(), { blocks: 1, series: 0 });
