@@ -5,6 +5,7 @@ import { TsdbError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { createMetrics } from '../common/metrics.js';
 import { createMaterializer } from '../materializer/materializer.js';
+import { seriesLimitsFrom } from '../materializer/per-metric.js';
 import { coldPartitionRanges, encodeState, partitionRanges, stateKey } from '../store/row-keys.js';
 import type { KvStore } from '../store/types.js';
 import { openColdStore, openLog, openStore } from './open-parts.js';
@@ -89,6 +90,8 @@ export async function runReplayCommand(argv: string[]): Promise<void> {
       blockWindowMs: config.blockWindow,
       coldStore,
       hotDurationMs: config.hotDuration,
+      // The same per-partition series cap as the node, so a replay sets aside the same records (docs/series-index.md).
+      seriesLimits: seriesLimitsFrom(config.maxSeriesPerMetric, config.maxSeriesPerMetricOverrides),
     });
     const started = Date.now();
     await materializer.start();
