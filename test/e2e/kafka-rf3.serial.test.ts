@@ -3,7 +3,7 @@
  * contract holds; concurrent appends to one partition land where they are acknowledged even when a produce response
  * is lost after the broker wrote the batch; and killing one broker (SIGKILL) while writers share partitions loses no
  * acknowledged record. Serial (*.serial.test.ts): it replaces the single test broker with a three-node cluster on the
- * same ports. Background of the last two: docs/log-kafka.md, "Concurrent appends to one partition".
+ * same ports (a three-node cluster started by hand is used instead and left running). Background of the last two: docs/log-kafka.md, "Concurrent appends to one partition".
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,18 +25,29 @@ const kafka = (...args: string[]) => {
   return r.stdout;
 };
 
+/** True when the test uses a three-node cluster someone started by hand (left running, its killed node restarted). */
+let adopted = false;
 before(() => {
   const status = JSON.parse(kafka('status', '--json')) as { running: boolean; brokers: number };
   if (status.running) {
     // Only a broker the tests started may be replaced; one a developer started by hand is theirs.
     kafka('stop', '--if-started-by', 'tests');
-    const after = JSON.parse(kafka('status', '--json')) as { running: boolean };
-    if (after.running) throw new Error('a Kafka broker started by hand runs on 127.0.0.1:9092; stop it (npm run kafka:stop) to run the replication-factor-3 test');
+    const now = JSON.parse(kafka('status', '--json')) as { running: boolean; brokers: number };
+    if (now.running) {
+      if (now.brokers !== 3) {
+        throw new Error(`a Kafka cluster of ${now.brokers} node(s) started by hand runs on 127.0.0.1:9092; stop it (npm run kafka:stop) or start three (npm run kafka:start -- --brokers 3) to run the replication-factor-3 test`);
+      }
+      // Three nodes started by hand: use them (this also restarts a node a previous kill left down, and waits).
+      adopted = true;
+      kafka('start', '--brokers', '3');
+      return;
+    }
   }
   kafka('start', '--brokers', '3', '--started-by', 'tests');
 });
 after(() => {
-  kafka('stop', '--if-started-by', 'tests');
+  if (adopted) kafka('start', '--brokers', '3'); // bring back the node the kill test killed
+  else kafka('stop', '--if-started-by', 'tests');
 });
 
 logContract('kafka, 3 brokers, replication factor 3', kafkaLogFactory({ replicationFactor: 3 }));

@@ -6,9 +6,10 @@
  *   is refused (TSDB_ERR_CONFIG_INVALID).
  * - append(): idempotent producer, acks=-1, one sendBatch per call; every batch goes to its explicit partition and
  *   all batches of one partition in a call travel as one record batch, so they get consecutive offsets. Offsets come
- *   from the produce response's baseOffset. A failed append may still have been written (Kafka cannot say); the
- *   producer is then replaced (new producer id) so a retry can never be mistaken by the broker for a duplicate of a
- *   different, earlier attempt.
+ *   from the produce response's baseOffset. Sends that share a partition go one at a time (partition-queue.ts:
+ *   otherwise a lost produce response let another call reuse its sequence numbers and be dropped as a duplicate).
+ *   A failed append may still have been written (Kafka cannot say); the producer is then replaced (new producer id)
+ *   so a retry can never be mistaken by the broker for a duplicate of a different, earlier attempt.
  * - read()/offsets(): Fetch and ListOffsets straight to the partition leader through a kafkajs internal Cluster
  *   (kafkajs-internals.ts); no consumer group is involved.
  * - consume(): KafkaLogConsumer, a manual-assignment fetcher (why not a consumer group: see kafka-consumer.ts).
