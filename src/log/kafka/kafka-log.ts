@@ -341,7 +341,12 @@ class KafkaLogImpl implements KafkaLog {
     const producerP = this.producer!;
     try {
       const producer = await producerP;
-      return await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs ?? 30_000, topicMessages: [{ topic, messages }] });
+      const metadata = await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs ?? 30_000, topicMessages: [{ topic, messages }] });
+      // kafkajs skips, on a retry, a broker that answered an earlier attempt, even when the partition that failed has
+      // moved to it meanwhile; that partition then has no answer (and gave its sequence numbers back): a failed send.
+      const missing = partitions.filter((p) => !metadata.some((m) => m.topicName === topic && m.partition === p));
+      if (missing.length > 0) throw new Error(`the produce response has no offset for partition(s) ${missing.join(', ')}`);
+      return metadata;
     } catch (e) {
       this.replaceProducer(producerP);
       throw this.mapError(e, 'TSDB_ERR_LOG_UNAVAILABLE', what());
@@ -417,9 +422,6 @@ class KafkaLogImpl implements KafkaLog {
     for (const b of batches) {
       let base = next.get(b.partition);
       if (base === undefined) {
-        if (b.values.length > 0) {
-          throw new TsdbError('TSDB_ERR_INTERNAL', `cannot append records (${this.where(`, partition ${b.partition}`)}): the produce response has no offset for the partition`);
-        }
         base = (await this.offsets(b.partition)).end;
         next.set(b.partition, base);
       }
