@@ -30,6 +30,8 @@ export const COMPRESSION_DEFLATE = 1;
 export const COMPRESSION_BROTLI = 2;
 /** Timestamps are strictly increasing in stored order, so minT/maxT are the first/last points. */
 export const FLAG_STRICTLY_INCREASING = 1;
+/** Written by compaction (docs/storage-lifecycle.md): the one block of its window, not a flush fragment. */
+export const FLAG_SEALED = 2;
 
 const OFF = {
   magic: 0,
@@ -76,6 +78,8 @@ export interface EncodeBlockOptions {
    * wrap the body in deflate or brotli when that makes it smaller.
    */
   cold?: boolean;
+  /** Sets FLAG_SEALED (compaction's output). */
+  sealed?: boolean;
 }
 
 // Reused across calls: blocks are encoded one at a time and the body is copied out immediately.
@@ -150,7 +154,7 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>, opts: 
   out.writeUInt16LE(BLOCK_MAGIC, OFF.magic);
   out[OFF.version] = BLOCK_VERSION;
   out[OFF.encoding] = body.encoding;
-  out[OFF.flags] = increasing ? FLAG_STRICTLY_INCREASING : 0;
+  out[OFF.flags] = (increasing ? FLAG_STRICTLY_INCREASING : 0) | (opts.sealed === true ? FLAG_SEALED : 0);
   out.writeUInt32LE(n, OFF.count);
   out.writeUInt32LE(body.length, OFF.bodyLength);
   writeInt64LE(out, minT, OFF.minT);
@@ -176,10 +180,12 @@ interface Body {
 }
 
 const NO_BYTES = new Uint8Array(0);
+const GORILLA_TRIAL_BYTES = 4;
 
 /**
  * Hot: the columnar body with the value mode the cost proxy ranks first; gorilla only when columnar does not
- * apply or came out at a byte per point or more (then gorilla may win, so both are tried). Cold: every
+ * apply or came out at GORILLA_TRIAL_BYTES per point or more (high-entropy values, where gorilla can win;
+ * below that columnar wins in every data set measured, and the second encode would double the cost). Cold: every
  * candidate, then each through deflate and brotli; the smallest wins. Bodies may be views of scratch
  * buffers, valid until the next encode.
  */
@@ -197,7 +203,7 @@ function chooseBody(ts: ArrayLike<number>, vs: ArrayLike<number>, minT: number, 
       best = { encoding: ENCODING_COLUMNAR, a: cold ? concat(head, stream) : head, b: cold ? null : stream, length };
     }
   }
-  if (best === null || cold || best.length >= n) {
+  if (best === null || cold || best.length >= GORILLA_TRIAL_BYTES * n) {
     scratch.reset();
     for (let i = 0; i < n; i++) scratch.append(ts[i], vs[i]);
     const g = scratch.view();

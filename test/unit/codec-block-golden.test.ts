@@ -46,7 +46,7 @@ function inputs(): Array<Omit<Case, 'vbits' | 'block'> & { vs: ArrayLike<number>
     { name: 'decimal-dod-counter', encoding: 3, modes: 0 | (3 << 2), ts: every(10, 10000), vs: [1000, 1100, 1200, 1300, 1400, 1500, 1601, 1701, 1801, 1901] },
     { name: 'negative-exponent', encoding: 3, modes: 0 | (1 << 2), ts: every(4, 60000), vs: [3e21, 5e21, 4e21, 1.2e22] },
     { name: 'log-order-ts-2dp', encoding: 3, modes: 1 | (2 << 2), ts: [5000, 6000, 6000, 5500, 7000, 8000, 9000, 8999, 10000, 11000], vs: [21.5, 21.52, 21.55, 21.6, 21.58, 21.58, 21.61, 21.7, 21.69, -1.05] },
-    // Encoding 3 applies (every delta and delta-of-delta is safe) but needs ≥ 1 B/point, so gorilla is tried and wins.
+    // Encoding 3 applies (every delta and delta-of-delta is safe) but needs ≥ 4 B/point, so gorilla is tried and wins.
     { name: 'huge-timestamps', encoding: 1, ts: [-9007199254740991, 0, 9007199254740991, 1], vs: [1, 2, 3, 4] },
     { name: 'cold-compressed-gorilla', encoding: ENCODING_COMPRESSED, cold: true, ts: every(64, 10000), vs: alternating },
   ];
