@@ -81,7 +81,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
   app.addSchema(errorBodySchema);
   registerErrorHandling(app, logger);
   if (roles.has('ingest')) {
-    const writeService = createWriteService({ log, limits: config, clock, logger, metrics, admission: materializer });
+    const writeService = createWriteService({ log, limits: config, clock, logger, metrics, admission: materializer, workers: config.ingestWorkers });
     await app.register(writeRoutes, { service: writeService, maxBodyBytes: config.maxBodyBytes });
   }
   if (roles.has('query') && materializer) {

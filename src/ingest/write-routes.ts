@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { decodeWriteBody } from '../codec/avro-record.js';
 import { TsdbError } from '../common/errors.js';
 import type { WriteService } from './write-service.js';
 
@@ -12,6 +11,7 @@ const errorBody = { $ref: 'tsdbError#' };
 
 /** POST /api/v1/write: JSON `{"points":[...]}`, NDJSON, or one Avro single-object-encoded PointBatch, Point or SeriesBatch. */
 export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: FastifyInstance, opts) => {
+  app.addHook('onClose', async () => opts.service.close());
   // Bodies are parsed here (not by fastify's defaults) so a malformed body gets a precise, catalogued 400.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/avro', 'avro/binary'], { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body));
@@ -36,8 +36,7 @@ export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: F
       const body = req.body as Buffer | undefined;
       if (!body || body.length === 0) throw new TsdbError('TSDB_ERR_WRITE_MALFORMED', 'cannot write points (0 bytes): the body is empty');
       if (type === 'application/avro' || type === 'avro/binary') {
-        const decoded = decodeWriteBody(body);
-        return decoded.kind === 'series' ? opts.service.writeSeries(decoded.batch, 'avro') : opts.service.write(decoded.points, 'avro');
+        return opts.service.writeAvro(body);
       }
       return opts.service.write(type === 'application/x-ndjson' ? parseNdjson(body) : parseJsonBody(body), 'json');
     },

@@ -1,15 +1,15 @@
-import { encodeSeriesBatch, pointsToSeriesBatch, type SeriesBatch } from '../codec/avro-record.js';
-import { createPartitionCache, routingKey } from '../codec/partitioning.js';
+import { pointsToSeriesBatch, type SeriesBatch } from '../codec/avro-record.js';
+import { createPartitionCache } from '../codec/partitioning.js';
 import type { ValidationLimits } from '../codec/validate-points.js';
-import { assertValid, validatePoints, validateSeriesBatch, type ValidationResult } from '../codec/validate-points.js';
 import { encodeWriteToken } from '../codec/write-token.js';
 import type { Clock } from '../common/clock.js';
-import { TsdbError, isTsdbError } from '../common/errors.js';
+import { TsdbError, isTsdbError, type ErrorCode } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
-import { canonicalSeriesKey } from '../common/series-key.js';
 import type { AppendBatch, PartitionedLog } from '../log/types.js';
 import type { SeriesAdmission } from '../store/read-model.js';
+import { prepareAvro, preparePoints, prepareSeries, type Prepared, type PrepareContext } from './prepare-write.js';
+import { createWritePool, type WritePool } from './write-pool.js';
 
 export interface WriteServiceOptions {
   log: PartitionedLog;
@@ -21,6 +21,8 @@ export interface WriteServiceOptions {
   admission?: SeriesAdmission;
   /** Bound on memoized series → partition entries. */
   partitionCacheEntries?: number;
+  /** Worker threads preparing Avro bodies (write-pool.ts); 0 or absent: on the request's thread. */
+  workers?: number;
 }
 
 export interface WriteResult {
@@ -33,55 +35,41 @@ export interface WriteService {
   write(raw: unknown[], format: 'json' | 'avro'): Promise<WriteResult>;
   /** The same for points that arrived grouped by series (an Avro SeriesBatch body). */
   writeSeries(batch: SeriesBatch, format: 'avro'): Promise<WriteResult>;
+  /** An application/avro body (Point, PointBatch or SeriesBatch), prepared in a worker thread when there are any. */
+  writeAvro(body: Buffer): Promise<WriteResult>;
+  /** Stops the worker threads. */
+  close(): Promise<void>;
 }
 
+const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 export function createWriteService(opts: WriteServiceOptions): WriteService {
-  const partitions = createPartitionCache(opts.log.partitions, opts.partitionCacheEntries ?? 1_000_000);
+  const partitionCacheEntries = opts.partitionCacheEntries ?? 1_000_000;
+  const ctx: PrepareContext = { limits: opts.limits, partitionCount: opts.log.partitions, partitions: createPartitionCache(opts.log.partitions, partitionCacheEntries) };
   const log = opts.logger.child({ component: 'ingest' });
+  const pool: WritePool | undefined =
+    opts.workers && opts.workers > 0
+      ? createWritePool({ workers: opts.workers, logger: opts.logger, setup: { limits: opts.limits, partitionCount: opts.log.partitions, partitionCacheEntries } })
+      : undefined;
 
-  const reject = (r: Omit<ValidationResult, 'points'>, total: number, format: string): void => {
-    if (r.errors.length === 0) return;
-    for (const [reason, n] of r.reasons) opts.metrics.writeRejects.inc({ reason }, n);
-    opts.metrics.writeRequests.inc({ format, outcome: 'rejected' });
-    assertValid(r, total);
-  };
-
-  /** One SeriesBatch record per partition, each with a series table of just its series. */
-  function recordsOf(batch: SeriesBatch): AppendBatch[] {
-    const nSeries = batch.series.length;
-    const keys = batch.keys ?? batch.series.map((s) => canonicalSeriesKey(s.metric, s.tags));
-    const partOf = new Int32Array(nSeries);
-    for (let s = 0; s < nSeries; s++) partOf[s] = partitions.partitionOf(keys[s]!);
-    // Counting sort of the points by partition; stable, so each record keeps the request's order.
-    const P = opts.log.partitions;
-    const starts = new Int32Array(P + 1);
-    const idx = batch.seriesIndex;
-    const n = idx.length;
-    for (let i = 0; i < n; i++) starts[partOf[idx[i]!]! + 1]!++;
-    for (let p = 0; p < P; p++) starts[p + 1]! += starts[p]!;
-    const fill = starts.slice(0, P);
-    const order = new Int32Array(n);
-    for (let i = 0; i < n; i++) order[fill[partOf[idx[i]!]!]!++] = i;
-    const out: AppendBatch[] = [];
-    for (let p = 0; p < P; p++) {
-      const from = starts[p]!;
-      const to = starts[p + 1]!;
-      if (from === to) continue;
-      // The Kafka key is the routing hash of the record's first series (all of them share the partition).
-      out.push({ partition: p, values: [encodeSeriesBatch(batch, order, from, to)], keys: [routingKey(keys[idx[order[from]!]!]!)] });
-    }
-    return out;
-  }
-
-  async function append(batch: SeriesBatch, format: string, started: number): Promise<WriteResult> {
-    const refused = opts.admission?.refuse(batch.series, batch.keys, (s) => batch.seriesIndex.indexOf(s));
-    if (refused) {
-      opts.metrics.writeRejects.inc({ reason: refused.code });
+  async function append(prep: Prepared, format: string, started: number): Promise<WriteResult> {
+    if (!prep.ok) {
+      for (const [reason, n] of prep.reasons) opts.metrics.writeRejects.inc({ reason }, n);
       opts.metrics.writeRequests.inc({ format, outcome: 'rejected' });
-      throw refused;
+      throw new TsdbError(prep.code as ErrorCode, prep.message, { details: prep.details });
     }
-    const points = batch.seriesIndex.length;
-    const batches = recordsOf(batch);
+    if (opts.admission) {
+      // Keys are given, so the check never needs the tags.
+      const series = prep.metrics.map((metric) => ({ metric, tags: NO_TAGS }));
+      const refused = opts.admission.refuse(series, prep.keys, (s) => prep.firstPoint[s]!);
+      if (refused) {
+        opts.metrics.writeRejects.inc({ reason: refused.code });
+        opts.metrics.writeRequests.inc({ format, outcome: 'rejected' });
+        throw refused;
+      }
+    }
+    const points = prep.points;
+    const batches: AppendBatch[] = prep.records.map((r) => ({ partition: r.partition, values: [asBuffer(r.value)], keys: [asBuffer(r.key)] }));
     const offsets: Record<number, number> = {};
     if (batches.length > 0) {
       const t0 = performance.now();
@@ -105,14 +93,24 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
   return {
     async write(raw, format) {
       const started = performance.now();
-      const result = validatePoints(raw, opts.limits, opts.clock.now());
-      reject(result, raw.length, format);
-      return append(pointsToSeriesBatch(result.points), format, started);
+      return append(preparePoints(ctx, raw, opts.clock.now()), format, started);
     },
     async writeSeries(batch, format) {
       const started = performance.now();
-      reject(validateSeriesBatch(batch, opts.limits, opts.clock.now()), batch.seriesIndex.length, format);
-      return append(batch, format, started);
+      return append(prepareSeries(ctx, batch, opts.clock.now()), format, started);
+    },
+    async writeAvro(body) {
+      const started = performance.now();
+      const now = opts.clock.now();
+      return append(pool ? await pool.prepare(body, now) : prepareAvro(ctx, body, now), 'avro', started);
+    },
+    async close() {
+      await pool?.close();
     },
   };
+}
+
+/** A Buffer over the same bytes (records come back from workers as plain Uint8Arrays). */
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }

@@ -19,10 +19,11 @@ function batch(series: SeriesRef[], rows: Array<[number, number, number]>): Buff
   return encodeSeriesBatch(b);
 }
 
-describe('POST /api/v1/write with an Avro SeriesBatch body', () => {
+// Avro bodies are prepared in worker threads by default (--ingest-workers 1); 0 prepares them on the request thread.
+for (const ingestWorkers of [1, 0]) describe(`POST /api/v1/write with an Avro SeriesBatch body (--ingest-workers ${ingestWorkers})`, () => {
   let node: Node;
   before(async () => {
-    node = await testNode({ partitions: 4, maxPointsPerRequest: 100, maxTagsPerPoint: 4 });
+    node = await testNode({ partitions: 4, maxPointsPerRequest: 100, maxTagsPerPoint: 4, ingestWorkers });
   });
   after(async () => node.dispose());
 

@@ -1,0 +1,114 @@
+/**
+ * The CPU-bound part of a write, from request body to log records: decode, validate, route each series to its
+ * partition, encode one SeriesBatch record per partition. Pure (no I/O, no shared state but a partition memo), so
+ * it runs the same on the request's thread or in a worker thread (write-worker.ts).
+ */
+import { decodeWriteBody, encodeSeriesBatch, pointsToSeriesBatch, type SeriesBatch } from '../codec/avro-record.js';
+import { routingKey, type PartitionCache } from '../codec/partitioning.js';
+import { assertValid, validatePoints, validateSeriesBatch, type ValidationLimits, type ValidationResult } from '../codec/validate-points.js';
+import { isTsdbError, type ErrorDetail } from '../common/errors.js';
+import { canonicalSeriesKey } from '../common/series-key.js';
+
+export interface PreparedRecord {
+  partition: number;
+  value: Uint8Array;
+  key: Uint8Array;
+}
+
+/** What the appending side needs: the records, and per series what the cardinality check reads. */
+export interface PreparedWrite {
+  ok: true;
+  points: number;
+  records: PreparedRecord[];
+  /** Per series of the request: metric, canonical key, index of its first point. */
+  metrics: string[];
+  keys: string[];
+  firstPoint: Int32Array;
+}
+
+/** A request that must be refused, as plain data (it may cross a thread boundary). */
+export interface RefusedWrite {
+  ok: false;
+  code: string;
+  message: string;
+  details: ErrorDetail[];
+  /** Reject counts by reason, for the rejects metric (validation failures only). */
+  reasons: Array<[string, number]>;
+}
+
+export type Prepared = PreparedWrite | RefusedWrite;
+
+export interface PrepareContext {
+  limits: ValidationLimits;
+  partitions: PartitionCache;
+  partitionCount: number;
+}
+
+function refused(e: unknown, reasons: Array<[string, number]> = []): RefusedWrite {
+  if (!isTsdbError(e)) throw e;
+  return { ok: false, code: e.code, message: e.message, details: e.details, reasons };
+}
+
+function checked(r: Omit<ValidationResult, 'points'>, total: number): RefusedWrite | undefined {
+  if (r.errors.length === 0) return undefined;
+  try {
+    assertValid(r, total);
+  } catch (e) {
+    return refused(e, [...r.reasons]);
+  }
+  return undefined;
+}
+
+/** Points grouped by series (a decoded SeriesBatch body), validated and turned into records. */
+export function prepareSeries(ctx: PrepareContext, batch: SeriesBatch, now: number): Prepared {
+  return checked(validateSeriesBatch(batch, ctx.limits, now), batch.seriesIndex.length) ?? recordsOf(ctx, batch);
+}
+
+/** One SeriesBatch record per partition, each with a series table of just its series. */
+function recordsOf(ctx: PrepareContext, batch: SeriesBatch): PreparedWrite {
+  const n = batch.seriesIndex.length;
+  const nSeries = batch.series.length;
+  const keys = batch.keys ?? batch.series.map((s) => canonicalSeriesKey(s.metric, s.tags));
+  const partOf = new Int32Array(nSeries);
+  for (let s = 0; s < nSeries; s++) partOf[s] = ctx.partitions.partitionOf(keys[s]!);
+  const firstPoint = new Int32Array(nSeries).fill(-1);
+  // Counting sort of the points by partition; stable, so each record keeps the request's order.
+  const P = ctx.partitionCount;
+  const starts = new Int32Array(P + 1);
+  const idx = batch.seriesIndex;
+  for (let i = 0; i < n; i++) {
+    const s = idx[i]!;
+    if (firstPoint[s] === -1) firstPoint[s] = i;
+    starts[partOf[s]! + 1]!++;
+  }
+  for (let p = 0; p < P; p++) starts[p + 1]! += starts[p]!;
+  const fill = starts.slice(0, P);
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[fill[partOf[idx[i]!]!]!++] = i;
+  const records: PreparedRecord[] = [];
+  for (let p = 0; p < P; p++) {
+    const from = starts[p]!;
+    const to = starts[p + 1]!;
+    if (from === to) continue;
+    // The Kafka key is the routing hash of the record's first series (all of them share the partition).
+    records.push({ partition: p, value: encodeSeriesBatch(batch, order, from, to), key: routingKey(keys[idx[order[from]!]!]!) });
+  }
+  return { ok: true, points: n, records, metrics: batch.series.map((s) => s.metric), keys, firstPoint };
+}
+
+/** JSON/NDJSON or Avro points, validated point by point and turned into records. */
+export function preparePoints(ctx: PrepareContext, raw: unknown[], now: number): Prepared {
+  const result = validatePoints(raw, ctx.limits, now);
+  return checked(result, raw.length) ?? recordsOf(ctx, pointsToSeriesBatch(result.points));
+}
+
+/** An application/avro body: Point or PointBatch (validated point by point) or SeriesBatch (per series). */
+export function prepareAvro(ctx: PrepareContext, body: Buffer, now: number): Prepared {
+  let decoded: ReturnType<typeof decodeWriteBody>;
+  try {
+    decoded = decodeWriteBody(body);
+  } catch (e) {
+    return refused(e);
+  }
+  return decoded.kind === 'points' ? preparePoints(ctx, decoded.points, now) : prepareSeries(ctx, decoded.batch, now);
+}

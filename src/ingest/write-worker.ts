@@ -1,0 +1,34 @@
+/**
+ * Worker-thread entry of the write pool (write-pool.ts): prepares Avro bodies (prepare-write.ts) off the thread
+ * that serves HTTP, appends to the log and applies records, so both cores work during ingest.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { createPartitionCache } from '../codec/partitioning.js';
+import type { ValidationLimits } from '../codec/validate-points.js';
+import { prepareAvro, type PrepareContext } from './prepare-write.js';
+
+export interface WorkerSetup {
+  limits: ValidationLimits;
+  partitionCount: number;
+  partitionCacheEntries: number;
+}
+
+export interface WorkerRequest {
+  id: number;
+  body: Uint8Array;
+  now: number;
+}
+
+const setup = workerData as WorkerSetup;
+const ctx: PrepareContext = { limits: setup.limits, partitionCount: setup.partitionCount, partitions: createPartitionCache(setup.partitionCount, setup.partitionCacheEntries) };
+
+parentPort!.on('message', (req: WorkerRequest) => {
+  const body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
+  let out;
+  try {
+    out = prepareAvro(ctx, body, req.now);
+  } catch (e) {
+    out = { ok: false as const, code: 'TSDB_ERR_INTERNAL', message: `cannot prepare write (${body.length} bytes): ${(e as Error).message}`, details: [], reasons: [] };
+  }
+  parentPort!.postMessage({ id: req.id, out });
+});
