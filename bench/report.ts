@@ -108,7 +108,7 @@ function markdown(d: RunDetails): string {
     `, VictoriaMetrics ${vm.ingest.seconds.toFixed(2)} s (load ${vm.ingest.loadSeconds.toFixed(2)} s). Points answered afterwards by a count over the whole day: V3 ${fmtInt(e.count)}, VM ${fmtInt(vm.count)} (expected ${fmtInt(n)}).`);
   L.push(`- Disk: V3 store ${mib(e.disk.store.allocated)} (apparent ${mib(e.disk.store.apparent)}), V3 embedded log ${mib(e.disk.log.allocated)}; VictoriaMetrics data dir ${mib(vm.disk.allocated)} (apparent ${mib(vm.disk.apparent)}). ` +
     `V3 is measured after SIGTERM (the node flushes every head to the store and exits; stop took ${e.stopSeconds.toFixed(1)} s); V3 has no compaction yet, so "after compaction" is its flushed state.`);
-  L.push(`- Request bodies: V3 ${fmtInt(ds.v3Bytes)} bytes of Avro PointBatch (${(ds.v3Bytes / n).toFixed(1)} B/point, ${ds.spec.pointsPerV3Batch} points per request); VictoriaMetrics ${fmtInt(ds.influxBytes)} bytes of line protocol (${(ds.influxBytes / n).toFixed(1)} B/point, ${ds.spec.linesPerVmBatch} lines = ${ds.spec.linesPerVmBatch * 10} points per request). ${d.args.clients} parallel HTTP clients for both.`);
+  L.push(`- Request bodies: V3 ${fmtInt(ds.v3SeriesBytes)} bytes of Avro SeriesBatch (${(ds.v3SeriesBytes / n).toFixed(1)} B/point, ${ds.pointsPerV3SeriesBatch} points per request; as PointBatch the same points would be ${(ds.v3Bytes / n).toFixed(1)} B/point); VictoriaMetrics ${fmtInt(ds.influxBytes)} bytes of line protocol (${(ds.influxBytes / n).toFixed(1)} B/point, ${ds.spec.linesPerVmBatch} lines = ${ds.spec.linesPerVmBatch * 10} points per request). ${d.args.clients} parallel HTTP clients for both.`);
   L.push('');
   L.push('#### Query latency (ms, ' + `${vm.queries['lastpoint'].runs} runs per shape, random hosts/windows from seed ${String(d.args.seed)}, same parameters for both)`);
   L.push('');
@@ -152,7 +152,7 @@ function markdown(d: RunDetails): string {
   L.push('# V3, own temp data dir and free port (caches left at their defaults for ingest):');
   L.push('node dist/src/cli/main.js serve --data-dir $TMP --host 127.0.0.1 --port $PORT --log embedded --log-level warn');
   L.push('node dist/src/cli/main.js serve ... --log kafka --kafka-brokers 127.0.0.1:9092 --topic bench.<run id>   # after node scripts/kafka.mjs start');
-  L.push('#   load: POST /api/v1/write (application/avro, encodePointBatch bodies built before timing);');
+  L.push('#   load: POST /api/v1/write (application/avro, encodeSeriesBatch bodies of 10,000 lines each, built before timing);');
   L.push('#   done = every write acknowledged and GET /api/v1/last?after=<all write tokens merged> answered 200;');
   L.push('#   then SIGTERM (flushes heads), du -B1 $TMP/store and $TMP/log');
   L.push('# V3 queries: restarted on the same data dir with --query-cache-bytes 0 --metadata-cache-bytes 0; VM queries carry nocache=1');
