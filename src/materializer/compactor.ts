@@ -1,4 +1,4 @@
-import { FLAG_STRICTLY_INCREASING, decodeBlock, decodeBlockHeader, encodeBlock } from '../codec/block.js';
+import { FLAG_SEALED, FLAG_STRICTLY_INCREASING, decodeBlock, decodeBlockHeader, encodeBlock } from '../codec/block.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import type { PointColumns } from '../store/read-model.js';
@@ -8,20 +8,27 @@ import { scanTiers, type StoredBlock, type Tier } from './block-runs.js';
 import { mergeLogOrdered } from './merge-points.js';
 import type { PartitionState } from './partition-state.js';
 
-type EncodeWithOptions = (ts: ArrayLike<number>, vs: ArrayLike<number>, opts?: { cold?: boolean }) => Buffer;
+/**
+ * Test-only fault injection (test/e2e/crash-lifecycle.test.ts): the probability that the process SIGKILLs itself
+ * between the two batches of a seal that spans both tiers (a move), so crash tests can land a kill exactly there.
+ */
+const KILL_IN_MOVE_GAP = Number(process.env['TSDB_TEST_KILL_IN_MOVE_GAP'] ?? 0);
 
-/** Encodes a block for a tier: cold blocks use the codec's heavier compression where the codec offers one. */
-export function encodeBlockFor(tier: Tier, ts: ArrayLike<number>, vs: ArrayLike<number>): Buffer {
-  return tier === 'cold' ? (encodeBlock as EncodeWithOptions)(ts, vs, { cold: true }) : encodeBlock(ts, vs);
+/** Encodes a flush fragment (fast encoding in either tier) or, `sealed`, a seal's output for its tier (cold: the
+ * codec's heavier compression). */
+export function encodeBlockFor(tier: Tier, ts: ArrayLike<number>, vs: ArrayLike<number>, sealed = false): Buffer {
+  return sealed ? encodeBlock(ts, vs, { cold: tier === 'cold', sealed: true }) : encodeBlock(ts, vs);
 }
 
 /**
- * What a block counts for in the window tracker: 1 for a block that is already what sealing would write (strictly
- * increasing timestamps, so no duplicate), 2 for one that is not, so that a window holding only such a block still
- * counts as "more than one" and gets sealed.
+ * What a block counts for in the window tracker: 1 for a block that is already what sealing would write — a sealed
+ * block, or (hot tier only) a fragment with strictly increasing timestamps —, 2 otherwise, so that a window holding
+ * only such a block still counts as "more than one" and gets sealed (a cold fragment: to get the cold encoding).
  */
-export function blockWeight(value: Uint8Array): number {
-  return decodeBlockHeader(value, { verifyCrc: false }).flags & FLAG_STRICTLY_INCREASING ? 1 : 2;
+export function blockWeight(tier: Tier, value: Uint8Array): number {
+  const flags = decodeBlockHeader(value, { verifyCrc: false }).flags;
+  if (flags & FLAG_SEALED) return 1;
+  return tier === 'hot' && flags & FLAG_STRICTLY_INCREASING ? 1 : 2;
 }
 
 /** The points of blocks given in log order, one per timestamp, the last in log order winning. */
@@ -60,19 +67,13 @@ export async function sealWindow(state: PartitionState, seriesId: number, window
   const blocks = await state.whenQuiet(() => scanTiers(state.hot, state.cold, range));
   if (!blocks) return undefined;
   const none: SealResult = { merged: 0, bytesBefore: 0, bytesAfter: 0, moved: 0 };
-  const single = blocks.length === 1 && blocks[0]!.tier === target && blockWeight(blocks[0]!.value) === 1;
-  if (blocks.length === 0 || (single && target === 'hot')) {
+  if (blocks.length === 0 || (blocks.length === 1 && blocks[0]!.tier === target && blockWeight(target, blocks[0]!.value) === 1)) {
     await recount(state, seriesId, window, range);
     return none;
   }
   const { ts, vs } = mergeStoredBlocks(blocks);
   const sealedKey = blocks[blocks.length - 1]!.key;
-  const value = encodeBlockFor(target, ts, vs);
-  if (single && value.equals(blocks[0]!.value)) {
-    // Already the sealed cold block (a fragment that was not cold-encoded yet differs and is rewritten).
-    await recount(state, seriesId, window, range);
-    return none;
-  }
+  const value = encodeBlockFor(target, ts, vs, true);
   const other: Tier = target === 'hot' ? 'cold' : 'hot';
   const targetOps: BatchOp[] = [{ type: 'put', key: sealedKey, value }];
   const otherOps: BatchOp[] = [];
@@ -84,7 +85,10 @@ export async function sealWindow(state: PartitionState, seriesId: number, window
   }
   const storeOf = (t: Tier) => (t === 'hot' ? state.hot : state.cold!);
   await storeOf(target).batch(targetOps, { sync: true });
-  if (otherOps.length > 0) await storeOf(other).batch(otherOps, { sync: true });
+  if (otherOps.length > 0) {
+    if (KILL_IN_MOVE_GAP > 0 && Math.random() < KILL_IN_MOVE_GAP) process.kill(process.pid, 'SIGKILL');
+    await storeOf(other).batch(otherOps, { sync: true });
+  }
   for (const b of blocks) {
     state.account(b.tier, -1, -b.value.length);
     state.invalidateBlock(b.key);
@@ -103,7 +107,7 @@ export async function sealWindow(state: PartitionState, seriesId: number, window
 async function recount(state: PartitionState, seriesId: number, window: number, range: { gte: Buffer; lt: Buffer }): Promise<void> {
   const blocks = await state.whenQuiet(() => scanTiers(state.hot, state.cold, range));
   const counts = { hot: 0, cold: 0 };
-  if (blocks) for (const b of blocks) counts[b.tier] += blockWeight(b.value);
+  if (blocks) for (const b of blocks) counts[b.tier] += blockWeight(b.tier, b.value);
   else counts.cold = counts.hot = 2;
   state.tracker.set(seriesId, window, counts.hot, counts.cold);
 }
@@ -119,40 +123,58 @@ export interface StorageJobOptions {
   stopped: () => boolean;
 }
 
-/** One pass over a partition's tracked windows: moves cold-aged windows to cold, compacts the others that need it. */
+/**
+ * One pass over a partition's tracked windows, in two rounds: first what moves or compacts hot data (windows that
+ * turned cold with hot blocks, hot windows due for compaction), newest window first, so the hot tier stays small
+ * even when the pass cannot keep up; then cold windows whose only work is merging late fragments.
+ */
 export async function compactPartition(state: PartitionState, o: StorageJobOptions): Promise<void> {
   if (!state.scanned && !(await state.scanBlocks())) return;
-  const label = { partition: String(state.partition) };
-  for (const window of state.tracker.windowStarts()) {
-    if (o.stopped()) return;
-    const c = state.tracker.counts(window);
-    if (!c) continue;
-    const cold = state.isColdWindow(window);
-    const settled = window + state.windowMs <= state.now() - o.graceMs;
-    const work: Array<{ id: number; target: Tier }> = [];
-    const n = Math.max(c.hot.length, c.cold.length);
-    for (let id = 0; id < n; id++) {
-      const h = c.hot[id] ?? 0;
-      const k = c.cold[id] ?? 0;
-      if (cold) {
-        if (h > 0 || k > 1 || (k > 0 && state.tracker.unsure(c, id))) work.push({ id, target: 'cold' });
-      } else if (h + k > 1 && (settled || h + k >= o.maxFragments)) work.push({ id, target: 'hot' });
-      else if (settled && k > 0) work.push({ id, target: 'hot' });
-    }
-    // A cold window with nothing left to do needs no weights; a flush that writes to it tracks it again.
-    if (work.length === 0 && cold) state.tracker.drop(window);
-    for (const { id, target } of work) {
+  const windows = state.tracker.windowStarts().reverse();
+  for (const round of ['hot', 'cold'] as const) {
+    for (const window of windows) {
       if (o.stopped()) return;
-      const r = await sealWindow(state, id, window, target);
-      if (!r) return; // a flush left uncommitted cold blocks: try again next pass
-      if (r.merged === 0) continue;
-      o.metrics.compactions.inc({ ...label, tier: target });
-      o.metrics.compactedFragments.inc({ tier: target }, r.merged);
-      o.metrics.compactionBytesBefore.inc({ tier: target }, r.bytesBefore);
-      o.metrics.compactionBytesAfter.inc({ tier: target }, r.bytesAfter);
-      if (r.moved > 0) o.metrics.tierMoves.inc(label);
-      // Let apply and queries run between windows: a pass never holds the event loop for long.
-      await new Promise((resolve) => setImmediate(resolve));
+      const work = planWindow(state, window, round, o);
+      for (const { id, target } of work) {
+        if (o.stopped()) return;
+        const r = await sealWindow(state, id, window, target);
+        if (!r) return; // a flush left uncommitted cold blocks: try again next pass
+        if (r.merged > 0) countSeal(state, target, r, o.metrics);
+        // Let apply and queries run between seals: a pass never holds the event loop for long.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
   }
+}
+
+/** The seals one window needs in this round ('hot': anything touching hot blocks; 'cold': cold-only merges). */
+function planWindow(state: PartitionState, window: number, round: 'hot' | 'cold', o: StorageJobOptions): Array<{ id: number; target: Tier }> {
+  const c = state.tracker.counts(window);
+  if (!c) return [];
+  const cold = state.isColdWindow(window);
+  const settled = window + state.windowMs <= state.now() - o.graceMs;
+  const work: Array<{ id: number; target: Tier }> = [];
+  const n = Math.max(c.hot.length, c.cold.length);
+  let hotLeft = false;
+  for (let id = 0; id < n; id++) {
+    const h = c.hot[id] ?? 0;
+    const k = c.cold[id] ?? 0;
+    if (h > 0) hotLeft = true;
+    if (cold) {
+      if (round === 'hot' ? h > 0 : h === 0 && (k > 1 || (k > 0 && state.tracker.unsure(c, id)))) work.push({ id, target: 'cold' });
+    } else if (round === 'hot' && ((h + k > 1 && (settled || h + k >= o.maxFragments)) || (settled && k > 0))) work.push({ id, target: 'hot' });
+  }
+  // A cold window with nothing left to do needs no weights; a flush that writes to it tracks it again.
+  // (Hot blocks left — the window turned cold after the hot round planned it — keep it for the next pass.)
+  if (round === 'cold' && work.length === 0 && cold && !hotLeft) state.tracker.drop(window);
+  return work;
+}
+
+function countSeal(state: PartitionState, target: Tier, r: SealResult, metrics: Metrics): void {
+  const label = { partition: String(state.partition) };
+  metrics.compactions.inc({ ...label, tier: target });
+  metrics.compactedFragments.inc({ tier: target }, r.merged);
+  metrics.compactionBytesBefore.inc({ tier: target }, r.bytesBefore);
+  metrics.compactionBytesAfter.inc({ tier: target }, r.bytesAfter);
+  if (r.moved > 0) metrics.tierMoves.inc(label);
 }

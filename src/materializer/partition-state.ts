@@ -306,8 +306,7 @@ export class PartitionState {
         const value = encodeBlockFor('hot', cols.ts, cols.vs);
         bytes += value.length;
         (tier === 'cold' ? coldOps : ops).push({ type: 'put', key: blockKey(this.partition, id, window, seq), value });
-        // A cold fragment always needs a seal (weight 2): that is when it gets the cold encoding.
-        written.push({ tier, id, window, bytes: value.length, weight: tier === 'cold' ? 2 : blockWeight(value) });
+        written.push({ tier, id, window, bytes: value.length, weight: blockWeight(tier, value) });
       }
     }
     for (let id = this.persistedSeries; id < seriesCount; id++) {
@@ -470,7 +469,7 @@ export class PartitionState {
       let bytes = 0;
       for (let r = await first; !r.done; r = await it.next()) {
         const k = decodeBlockKey(r.value[0]);
-        this.tracker.add(tier, k.seriesId, k.windowStart, blockWeight(r.value[1]));
+        this.tracker.add(tier, k.seriesId, k.windowStart, blockWeight(tier, r.value[1]));
         blocks++;
         bytes += r.value[1].length;
       }

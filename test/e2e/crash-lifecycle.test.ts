@@ -1,9 +1,12 @@
 /**
  * kill -9 while compaction and hot→cold moves run all the time (docs/storage-lifecycle.md): tiny block windows, a
  * one-second hot duration, compaction passes every 20 ms with no grace, and writes spread over the last 30 s, so
- * late points go straight to cold, recent windows turn cold (and move) every few seconds and every window gets sealed
- * — a kill lands during a seal or move most of the time. After the last restart every acknowledged point must be
- * queryable with its value, and the stores (both tiers) must hold it exactly once, with no flush intent left behind.
+ * late points go straight to cold, recent windows turn cold (and move) every second and every window gets sealed.
+ * Kills from outside land anywhere (often between a flush's cold and hot batch: "tornFlushesRecovered"); in odd
+ * rounds the node also SIGKILLs itself between the two batches of a move with probability 1 % per move
+ * (TSDB_TEST_KILL_IN_MOVE_GAP, "diedInMoveGap"). After the last restart every acknowledged point must be queryable
+ * with its value, the hot tier must end empty (every window is cold by then), and both tiers together must hold each
+ * point exactly once, with no flush intent left behind.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +16,7 @@ import { PREFIX_BLOCK, PREFIX_INTENT } from '../../src/store/row-keys.js';
 import { bits, postJson, query } from '../helpers/http-client.js';
 import { rawStoredPoints } from '../helpers/stored-points.js';
 import { seededRandom } from '../helpers/seeded-random.js';
-import { startServer, waitReady, type ServerProcess } from '../helpers/server-process.js';
+import { startServer, type ServerProcess } from '../helpers/server-process.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** Sum of a counter's samples in a Prometheus text scrape. */
@@ -50,8 +53,23 @@ describe('crash safety with compaction and tiering: kill -9 during seals and mov
     const used = new Set<string>();
     const args = ['--partitions', '2', '--flush-interval', '100ms', '--head-max-points', '2000', '--block-window', '2s', '--hot-duration', '1s', '--compaction-interval', '20ms', '--compaction-grace', '0', '--compaction-max-fragments', '2'];
     server = await startServer(tmp.dir, args);
-    const rounds = 8;
-    const totals = { compactions: 0, moves: 0, merged: 0, tornFlushesRecovered: 0 };
+    const rounds = 10;
+    const totals = { compactions: 0, moves: 0, merged: 0, tornFlushesRecovered: 0, diedInMoveGap: 0 };
+    // Odd rounds: the node also SIGKILLs itself between the two batches of a move now and then (test-only hook).
+    const env = (round: number) => (round % 2 === 1 ? { TSDB_TEST_KILL_IN_MOVE_GAP: '0.01' } : {});
+    const alive = (s: ServerProcess): boolean => s.child.exitCode === null && s.child.signalCode === null;
+    /** Starts the node until one is ready (one started with the hook may die while it replays). */
+    const boot = async (e: NodeJS.ProcessEnv): Promise<ServerProcess> => {
+      for (let attempt = 0; ; attempt++) {
+        const s = await startServer(tmp.dir, args, attempt === 0 ? e : {}).catch(() => undefined);
+        while (s && alive(s)) {
+          const r = await fetch(`${s.url}/ready`).catch(() => undefined);
+          if (r?.status === 200) return s;
+          await new Promise((res) => setTimeout(res, 50));
+        }
+        totals.diedInMoveGap++;
+      }
+    };
     let first = Number.MAX_SAFE_INTEGER;
     let last = 0;
     for (let round = 0; round < rounds; round++) {
@@ -62,8 +80,10 @@ describe('crash safety with compaction and tiering: kill -9 during seals and mov
           const now = Date.now();
           const points = [];
           for (let i = rnd.int(1, 200); i > 0; i--) {
-            const s = `s${rnd.int(0, 19)}`;
-            const timestamp = now - rnd.int(0, 30_000);
+            // 60 series, mostly recent points: many small hot windows turn cold every second, so moves are
+            // frequent enough for kills to land between a move's two batches; the rest are late points for cold windows.
+            const s = `s${rnd.int(0, 59)}`;
+            const timestamp = now - (rnd.next() < 0.85 ? rnd.int(0, 3000) : rnd.int(0, 30_000));
             if (used.has(`${s}@${timestamp}`)) continue;
             used.add(`${s}@${timestamp}`);
             first = Math.min(first, timestamp);
@@ -85,22 +105,25 @@ describe('crash safety with compaction and tiering: kill -9 during seals and mov
       totals.moves += counter(m, 'tsdb_tier_moves_total');
       totals.merged += counter(m, 'tsdb_compaction_fragments_merged_total');
       await new Promise((r) => setTimeout(r, rnd.int(0, 300)));
+      if (!alive(server)) totals.diedInMoveGap++;
       await server.kill9();
       stop = true;
       await Promise.all(writers);
-      server = await startServer(tmp.dir, args);
-      await waitReady(server.url);
+      server = await boot(env(round + 1 < rounds ? round + 1 : 0));
       if (server.output().includes('removed cold blocks of flushes whose hot batch never committed')) totals.tornFlushesRecovered++;
     }
     const ans = await query(server.url, { selector: 'lc_crash', start: first, end: last + 1 });
     const visible = new Map<string, string>();
     for (const s of ans.series) for (const [t, v] of s.points) visible.set(`lc_crash{s="${s.tags.s}"}@${t}`, bits(v as number));
     for (const [k, v] of acked) assert.equal(visible.get(k), v, `acknowledged point ${k} missing or wrong after restart`);
-    // Let the restarted node settle what a kill left half done (a window in both tiers), then stop it gracefully.
-    const passes = counter(await scrape(server.url), 'tsdb_storage_job_passes_total');
-    for (let i = 0; i < 200 && counter(await scrape(server.url), 'tsdb_storage_job_passes_total') < passes + 3; i++) await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setTimeout(r, 3000)); // every written window is cold by now: the last passes move them
-    const m = await scrape(server.url);
+    // No more writes: within seconds every window is cold, so the passes must move everything (including what a kill
+    // left half done, a window in both tiers) and the hot tier ends empty.
+    let m = '';
+    for (let i = 0; i < 600; i++) {
+      m = await scrape(server.url);
+      if (counter(m, 'tsdb_storage_job_passes_total') > 0 && counter(m, 'tsdb_store_blocks{partition="0",tier="hot"}') + counter(m, 'tsdb_store_blocks{partition="1",tier="hot"}') === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     totals.compactions += counter(m, 'tsdb_compactions_total');
     totals.moves += counter(m, 'tsdb_tier_moves_total');
     assert.equal(await server.stop(), 0);
@@ -113,6 +136,7 @@ describe('crash safety with compaction and tiering: kill -9 during seals and mov
     assert.equal(await countKeys(join(tmp.dir, 'cold'), PREFIX_INTENT), 0, 'flush intents left in the cold tier');
     const hotBlocks = await countKeys(join(tmp.dir, 'store'), PREFIX_BLOCK);
     const coldBlocks = await countKeys(join(tmp.dir, 'cold'), PREFIX_BLOCK);
+    assert.equal(hotBlocks, 0, `every window is cold, yet the hot tier holds ${hotBlocks} blocks`);
     assert.ok(acked.size > 1000, `the test wrote too little to mean anything (${acked.size} points)`);
     assert.ok(totals.compactions > 0 && totals.moves > 0, `compaction and moves ran: ${JSON.stringify(totals)}`);
     console.log(`# crash-lifecycle: ${acked.size} acknowledged points, ${stored.size} stored, ${rounds} kills, seen before kills ${JSON.stringify(totals)}, blocks hot ${hotBlocks} cold ${coldBlocks}`);

@@ -121,7 +121,7 @@ async function rawPoints(hot: KvStore, cold: KvStore): Promise<{ copies: Map<str
       windows.set(wk, [...(windows.get(wk) ?? []), `${tier}#${key.flushSeq}`]);
       const block = decodeBlock(v);
       for (const t of block.ts) copies.set(`${key.seriesId}@${t}`, (copies.get(`${key.seriesId}@${t}`) ?? 0) + 1);
-      if (tier === 'cold' && !encodeBlockFor('cold', block.ts, block.vs).equals(v)) coldReencoded++;
+      if (tier === 'cold' && !encodeBlockFor('cold', block.ts, block.vs, true).equals(v)) coldReencoded++;
     }
   }
   let intents = 0;
