@@ -276,7 +276,7 @@ async function main(): Promise<void> {
     log('--- V3 ingest under --cpu-prof');
     const profDir = join(workDir, 'cpuprof');
     rmSync(profDir, { recursive: true, force: true });
-    const frames = Math.min(args.maxFrames ?? Infinity, Math.ceil(ds.points / ds.spec.pointsPerV3Batch / (args.full ? 20 : 2)));
+    const frames = Math.min(args.maxFrames ?? Infinity, Math.ceil(ds.points / ds.pointsPerV3SeriesBatch / (args.full ? 20 : 2)));
     const p = await V3.start({ root: ROOT, workDir, label: 'profile', log: 'embedded', cpuProfDir: profDir });
     try {
       const ingest = await p.ingest(ds, args.clients, frames);
