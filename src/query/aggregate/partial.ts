@@ -5,13 +5,13 @@
  * max, first, last and percentiles give the same answer as the single-pass engine (aggregate.ts); sum, avg, stddev,
  * rate and increase may differ in the last bits (rule 34).
  *
- * State fields by function (one small class for all, so the hot paths stay monomorphic):
+ * Columns used by function (GroupPartial; one row per window):
  *   count                  n
  *   sum avg                n, a = sum
  *   min / max              n, a = min / max
  *   first / last           n, a = timestamp, b = value, s = series key (ties: smallest / largest key wins)
  *   stddev                 n, a = mean, b = M2 (Σ(v−mean)²); parts merge with Chan et al.'s formula
- *   pNN                    n, vals (raw values) while n <= exactPercentileMax, else sketch (DDSketch, α = 0.01)
+ *   pNN                    n, vals (raw values) while n <= exactPercentileMax, else sk (DDSketch, α = 0.01)
  *   increase rate          n, a = Σ of per-series increases (a series never spans two partitions)
  */
 import type { BlockSummary, PointColumns, SeriesInfo } from '../../store/read-model.js';
@@ -109,7 +109,10 @@ class RowCursor {
     private readonly p: Plan,
   ) {}
 
-  /** [group, row] of window k. */
+  /** Row of the window the last at() returned, in the group it returned. */
+  row = 0;
+
+  /** The group holding window k's row (the series' group, or the pending one); the row is in `row`. */
   at(k: number): GroupPartial {
     const ks = this.g.ks;
     let c = this.c;
@@ -127,9 +130,6 @@ class RowCursor {
     this.row = last >= 0 && q.ks[last] === k ? last : pushWindow(q, this.p.kind, k);
     return q;
   }
-
-  /** Row of the window the last at() returned, in the group it returned. */
-  row = 0;
 
   /** Merges the pending windows in and restarts the cursor (the next calls may start from a lower window). */
   flush(): void {
