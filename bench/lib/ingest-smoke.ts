@@ -1,6 +1,6 @@
 /**
  * V3 ingest only, no peer and no queries: `node dist/bench/lib/ingest-smoke.js [--frames N] [--clients N]
- * [--format batch|series] [--cpu-prof DIR]` loads the first N cached quick-set bodies into a fresh embedded-log node
+ * [--format series|batch|influx] [--cpu-prof DIR]` loads the first N cached quick-set bodies into a fresh embedded-log node
  * and prints points/s until all queryable. For before/after comparisons while optimising; results are not kept.
  */
 import { mkdtempSync } from 'node:fs';
@@ -20,7 +20,7 @@ const opt = (name: string, dflt: string): string => {
 const frames = Number(opt('--frames', '200'));
 const clients = Number(opt('--clients', '4'));
 const cpuProf = opt('--cpu-prof', '');
-const format = opt('--format', 'series') as 'series' | 'batch';
+const format = opt('--format', 'series') as 'series' | 'batch' | 'influx';
 const ds = await prepareDataset(ROOT, { name: 'cpu-only-s100-1d-seed123', scale: 100, start: '2016-01-01T00:00:00Z', end: '2016-01-02T00:00:00Z', interval: '10s', seed: 123, linesPerVmBatch: 10_000, pointsPerV3Batch: 10_000 });
 const workDir = mkdtempSync(join(tmpdir(), 'v3-smoke-'));
 const v3 = await V3.start({ root: ROOT, workDir, label: 'smoke', log: 'embedded', ...(cpuProf ? { cpuProfDir: cpuProf } : {}) });

@@ -1,6 +1,6 @@
 /**
  * V3 as the system under test: `node dist/src/cli/main.js serve`, loaded with pre-encoded Avro SeriesBatch bodies
- * (or the older PointBatch ones, `format: 'batch'`).
+ * (or the older PointBatch ones, `format: 'batch'`, or VictoriaMetrics' line protocol bodies, `format: 'influx'`).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -92,7 +92,7 @@ export class V3 {
    * Loads the data set; the clock stops when every write was acknowledged AND a read with `after=<every token,
    * merged>` answered, i.e. every partition applied every written offset (all points queryable).
    */
-  async ingest(ds: Dataset, clients: number, maxFrames?: number, format: 'series' | 'batch' = 'series'): Promise<{ seconds: number; loadSeconds: number; points: number }> {
+  async ingest(ds: Dataset, clients: number, maxFrames?: number, format: 'series' | 'batch' | 'influx' = 'series'): Promise<{ seconds: number; loadSeconds: number; points: number }> {
     const maxOffsets = new Map<string, number>();
     const onResponse = (body: string): void => {
       const token = (JSON.parse(body) as { token?: string }).token;
@@ -103,11 +103,14 @@ export class V3 {
         if ((maxOffsets.get(p!) ?? -1) < off) maxOffsets.set(p!, off);
       }
     };
-    const perFrame = format === 'series' ? ds.pointsPerV3SeriesBatch : ds.spec.pointsPerV3Batch;
+    // 'influx': the very bodies VictoriaMetrics is loaded with, on V3's line protocol endpoint.
+    const perFrame = { series: ds.pointsPerV3SeriesBatch, batch: ds.spec.pointsPerV3Batch, influx: ds.spec.linesPerVmBatch * 10 }[format];
     const total = maxFrames !== undefined ? Math.min(ds.points, maxFrames * perFrame) : ds.points;
-    const framesPath = format === 'series' ? ds.v3SeriesFrames : ds.v3Frames;
+    const framesPath = { series: ds.v3SeriesFrames, batch: ds.v3Frames, influx: ds.vmFrames }[format];
+    const url = `${this.url}/api/v1/write${format === 'influx' ? '/influx' : ''}`;
+    const contentType = format === 'influx' ? 'text/plain' : 'application/avro';
     const t0 = performance.now();
-    const res = await load({ url: `${this.url}/api/v1/write`, contentType: 'application/avro', framesPath, clients, totalPoints: total, label: `v3 ${this.opts.label} load`, onResponse, maxFrames });
+    const res = await load({ url, contentType, framesPath, clients, totalPoints: total, label: `v3 ${this.opts.label} load`, onResponse, maxFrames });
     const loadSeconds = (performance.now() - t0) / 1000;
     const token = 'w1.' + [...maxOffsets].map(([p, o]) => `${p}-${o}`).join('.');
     const bar = new Progress(`v3 ${this.opts.label} queryable`, 1, 'checks');

@@ -6,8 +6,9 @@
 import { decodeWriteBody, encodeSeriesBatch, pointsToSeriesBatch, type SeriesBatch } from '../codec/avro-record.js';
 import { routingKey, type PartitionCache } from '../codec/partitioning.js';
 import { assertValid, validatePoints, validateSeriesBatch, type ValidationLimits, type ValidationResult } from '../codec/validate-points.js';
-import { isTsdbError, type ErrorDetail } from '../common/errors.js';
+import { isTsdbError, TsdbError, type ErrorDetail } from '../common/errors.js';
 import { canonicalSeriesKey } from '../common/series-key.js';
+import { parseInfluxLines, type Precision } from './influx-lines.js';
 
 export interface PreparedRecord {
   partition: number;
@@ -111,4 +112,28 @@ export function prepareAvro(ctx: PrepareContext, body: Buffer, now: number): Pre
     return refused(e);
   }
   return decoded.kind === 'points' ? preparePoints(ctx, decoded.points, now) : prepareSeries(ctx, decoded.batch, now);
+}
+
+/**
+ * An Influx line protocol body (influx-lines.ts): parse problems are TSDB_ERR_WRITE_MALFORMED, validation problems
+ * TSDB_ERR_WRITE_INVALID, both listing the bad lines by number (`"field": "line 7"`).
+ */
+export function prepareInflux(ctx: PrepareContext, body: Buffer, precision: Precision, now: number): Prepared {
+  const parsed = parseInfluxLines(body.toString('utf8'), precision, now);
+  if (parsed.errors.length > 0) {
+    const bad = parsed.errors.filter((e) => e.field?.startsWith('line ')).length;
+    return refused(new TsdbError('TSDB_ERR_WRITE_MALFORMED', `cannot parse line protocol (${parsed.lines} lines): ${bad}${bad < parsed.errors.length ? '+' : ''} lines are malformed; nothing was written`, { details: parsed.errors }));
+  }
+  const { batch, lineOfSeries, lineOfPoint } = parsed;
+  const r = validateSeriesBatch(batch, ctx.limits, now);
+  // Validation speaks of series and points; a line protocol client knows lines.
+  const errors = r.errors.map((d): ErrorDetail => {
+    const m = /^series\[(\d+)\]\.(.*)$/.exec(d.field ?? '');
+    if (m) return { field: `line ${lineOfSeries[Number(m[1])]}`, reason: `${m[2]}: ${d.reason}` };
+    if (d.index === undefined) return d;
+    const line = lineOfPoint[d.index];
+    if (d.field === 'series') return { field: `line ${line}`, reason: `metric or tags are invalid (see line ${lineOfSeries[batch.seriesIndex[d.index]!]})` };
+    return { field: `line ${line}`, reason: `${d.field}: ${d.reason}` };
+  });
+  return checked({ ...r, errors }, batch.seriesIndex.length) ?? recordsOf(ctx, batch);
 }

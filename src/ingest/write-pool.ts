@@ -6,11 +6,13 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../common/logger.js';
+import type { Precision } from './influx-lines.js';
 import type { Prepared } from './prepare-write.js';
 import type { WorkerRequest, WorkerSetup } from './write-worker.js';
 
 export interface WritePool {
-  prepare(body: Buffer, now: number): Promise<Prepared>;
+  /** Prepares an Avro body, or a line protocol body when `influx` gives its precision. */
+  prepare(body: Buffer, now: number, influx?: Precision): Promise<Prepared>;
   close(): Promise<void>;
 }
 
@@ -49,14 +51,14 @@ export function createWritePool(opts: { workers: number; setup: WorkerSetup; log
   for (let i = 0; i < opts.workers; i++) spawn(i);
 
   return {
-    prepare(body, now) {
+    prepare(body, now, influx) {
       let slot = slots[0]!;
       for (const s of slots) if (s.pending.size < slot.pending.size) slot = s;
       const id = nextId++;
       // A copy the worker can own: the request's buffer may be a slice of a pooled allocation.
       const copy = new Uint8Array(body.length);
       copy.set(body);
-      const req: WorkerRequest = { id, body: copy, now };
+      const req: WorkerRequest = influx ? { id, body: copy, now, influx } : { id, body: copy, now };
       return new Promise<Prepared>((resolve) => {
         slot.pending.set(id, resolve);
         if (slot.pending.size === 1) slot.worker.ref();

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { TsdbError } from '../common/errors.js';
+import { PRECISIONS, type Precision } from './influx-lines.js';
 import type { WriteService } from './write-service.js';
 
 export interface WriteRoutesOptions {
@@ -14,10 +15,33 @@ export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: F
   app.addHook('onClose', async () => opts.service.close());
   // Bodies are parsed here (not by fastify's defaults) so a malformed body gets a precise, catalogued 400.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/avro', 'avro/binary'], { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(['application/json', 'application/x-ndjson', 'application/avro', 'avro/binary', 'text/plain'], { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (_req, body, done) => done(null, body));
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.maxBodyBytes }, (req, _body, done) => {
-    done(new TsdbError('TSDB_ERR_WRITE_CONTENT_TYPE', `cannot write points (content type ${JSON.stringify(req.headers['content-type'] ?? '')}): send application/json, application/x-ndjson or application/avro`), undefined);
+    // Line protocol clients do not always say what they send; any content type is taken as line protocol there.
+    if (req.url.startsWith('/api/v1/write/influx')) done(null, _body);
+    else done(contentTypeError(req.headers['content-type'] ?? ''), undefined);
   });
+
+  app.post(
+    '/api/v1/write/influx',
+    {
+      schema: {
+        description: 'Write points as InfluxDB line protocol (docs/format/influx-line-protocol.md): one point per numeric field, metric <measurement>_<field>. A body with any bad line is refused whole, each bad line listed by number.',
+        querystring: { type: 'object', properties: { precision: { type: 'string', enum: [...PRECISIONS] } }, additionalProperties: true },
+        response: {
+          200: { type: 'object', required: ['accepted', 'token'], properties: { accepted: { type: 'integer' }, token: { type: 'string' } } },
+          '4xx': errorBody,
+          '5xx': errorBody,
+        },
+      },
+    },
+    async (req) => {
+      const body = req.body as Buffer | undefined;
+      if (!body || body.length === 0) throw new TsdbError('TSDB_ERR_WRITE_MALFORMED', 'cannot write points (0 bytes): the body is empty');
+      const precision = ((req.query as { precision?: Precision }).precision ?? 'ns') as Precision;
+      return opts.service.writeInflux(body, precision);
+    },
+  );
 
   app.post(
     '/api/v1/write',
@@ -33,6 +57,8 @@ export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: F
     },
     async (req) => {
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      // text/plain is parsed for /api/v1/write/influx only.
+      if (type === 'text/plain') throw contentTypeError(type);
       const body = req.body as Buffer | undefined;
       if (!body || body.length === 0) throw new TsdbError('TSDB_ERR_WRITE_MALFORMED', 'cannot write points (0 bytes): the body is empty');
       if (type === 'application/avro' || type === 'avro/binary') {
@@ -42,6 +68,10 @@ export const writeRoutes: FastifyPluginAsync<WriteRoutesOptions> = async (app: F
     },
   );
 };
+
+function contentTypeError(type: string): TsdbError {
+  return new TsdbError('TSDB_ERR_WRITE_CONTENT_TYPE', `cannot write points (content type ${JSON.stringify(type)}): send application/json, application/x-ndjson or application/avro (line protocol goes to /api/v1/write/influx)`);
+}
 
 function parseJsonBody(body: Buffer): unknown[] {
   let doc: unknown;

@@ -8,7 +8,8 @@ import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import type { AppendBatch, PartitionedLog } from '../log/types.js';
 import type { SeriesAdmission } from '../store/read-model.js';
-import { prepareAvro, preparePoints, prepareSeries, type Prepared, type PrepareContext } from './prepare-write.js';
+import type { Precision } from './influx-lines.js';
+import { prepareAvro, prepareInflux, preparePoints, prepareSeries, type Prepared, type PrepareContext } from './prepare-write.js';
 import { createWritePool, type WritePool } from './write-pool.js';
 
 export interface WriteServiceOptions {
@@ -37,6 +38,8 @@ export interface WriteService {
   writeSeries(batch: SeriesBatch, format: 'avro'): Promise<WriteResult>;
   /** An application/avro body (Point, PointBatch or SeriesBatch), prepared in a worker thread when there are any. */
   writeAvro(body: Buffer): Promise<WriteResult>;
+  /** An Influx line protocol body (docs/format/influx-line-protocol.md). */
+  writeInflux(body: Buffer, precision: Precision): Promise<WriteResult>;
   /** Stops the worker threads. */
   close(): Promise<void>;
 }
@@ -103,6 +106,11 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
       const started = performance.now();
       const now = opts.clock.now();
       return append(pool ? await pool.prepare(body, now) : prepareAvro(ctx, body, now), 'avro', started);
+    },
+    async writeInflux(body, precision) {
+      const started = performance.now();
+      const now = opts.clock.now();
+      return append(pool ? await pool.prepare(body, now, precision) : prepareInflux(ctx, body, precision, now), 'influx', started);
     },
     async close() {
       await pool?.close();

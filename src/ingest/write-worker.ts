@@ -1,11 +1,12 @@
 /**
- * Worker-thread entry of the write pool (write-pool.ts): prepares Avro bodies (prepare-write.ts) off the thread
+ * Worker-thread entry of the write pool (write-pool.ts): prepares Avro and line protocol bodies (prepare-write.ts) off the thread
  * that serves HTTP, appends to the log and applies records, so both cores work during ingest.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPartitionCache } from '../codec/partitioning.js';
 import type { ValidationLimits } from '../codec/validate-points.js';
-import { prepareAvro, type PrepareContext } from './prepare-write.js';
+import type { Precision } from './influx-lines.js';
+import { prepareAvro, prepareInflux, type PrepareContext } from './prepare-write.js';
 
 export interface WorkerSetup {
   limits: ValidationLimits;
@@ -17,6 +18,8 @@ export interface WorkerRequest {
   id: number;
   body: Uint8Array;
   now: number;
+  /** Set for a line protocol body: its timestamp precision. */
+  influx?: Precision;
 }
 
 const setup = workerData as WorkerSetup;
@@ -26,7 +29,7 @@ parentPort!.on('message', (req: WorkerRequest) => {
   const body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);
   let out;
   try {
-    out = prepareAvro(ctx, body, req.now);
+    out = req.influx ? prepareInflux(ctx, body, req.influx, req.now) : prepareAvro(ctx, body, req.now);
   } catch (e) {
     out = { ok: false as const, code: 'TSDB_ERR_INTERNAL', message: `cannot prepare write (${body.length} bytes): ${(e as Error).message}`, details: [], reasons: [] };
   }
