@@ -59,6 +59,25 @@ function splitUnescaped(s: string, ch: string, quotes = false): string[] {
 const unescape = (s: string): string => (s.includes('\\') ? s.replace(/\\([,= \\"])/g, '$1') : s);
 
 function fieldValue(key: string, raw: string): number {
+  // Plain decimal numbers (nearly every value) without the regex: digits, one optional dot, optional sign.
+  const c0 = raw.charCodeAt(0);
+  if ((c0 >= 48 && c0 <= 57) || c0 === 45) {
+    let i = c0 === 45 ? 1 : 0;
+    let dot = false;
+    let plain = i < raw.length;
+    for (; i < raw.length; i++) {
+      const c = raw.charCodeAt(i);
+      if (c === 46 && !dot) dot = true;
+      else if (c < 48 || c > 57) {
+        plain = false;
+        break;
+      }
+    }
+    if (plain && raw.charCodeAt(raw.length - 1) !== 46) return Number(raw);
+    // 12i / 12u: the same digits before a one-letter suffix
+    const last = raw.charCodeAt(raw.length - 1);
+    if (!plain && !dot && i === raw.length - 1 && (last === 105 || last === 117) && raw.length > (c0 === 45 ? 2 : 1)) return Number(raw.slice(0, -1));
+  }
   if (FLOAT_RE.test(raw)) return Number(raw);
   if (INT_RE.test(raw)) return Number(raw.slice(0, -1));
   if (TRUE.has(raw)) return 1;
@@ -91,8 +110,8 @@ export function timestampMs(raw: string, precision: Precision): number {
 export function parseInfluxLines(body: string, precision: Precision, now: number): ParsedLines {
   const series: SeriesRef[] = [];
   const lineOfSeries: number[] = [];
-  /** `<line head>\n<field key>` → series index: each distinct tag set and field becomes one series. */
-  const seriesOf = new Map<string, number>();
+  /** Line head (measurement and tags as written) → its parsed form and, per field key, its series index. */
+  const heads = new Map<string, { measurement: string; tags: Record<string, string>; fields: Map<string, number> }>();
   const idx: number[] = [];
   const ts: number[] = [];
   const vs: number[] = [];
@@ -108,47 +127,62 @@ export function parseInfluxLines(body: string, precision: Precision, now: number
     let line = body.slice(from, nl);
     from = nl + 1;
     if (line.endsWith('\r')) line = line.slice(0, -1);
-    const trimmed = line.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const c0 = line.charCodeAt(0);
+    if (line === '' || c0 === 35 || ((c0 === 32 || c0 === 9) && (line.trim() === '' || line.trim().startsWith('#')))) continue;
     try {
-      const sp1 = findUnescaped(line, ' ', 0);
+      // No escapes or quotes in the line (the usual case): plain searches.
+      const simple = line.indexOf('\\') < 0 && line.indexOf('"') < 0;
+      const sp1 = simple ? line.indexOf(' ') : findUnescaped(line, ' ', 0);
       if (sp1 <= 0) throw new LineError('needs a measurement, a space and at least one field');
       const head = line.slice(0, sp1);
-      const sp2 = findUnescaped(line, ' ', sp1 + 1, true);
+      const sp2 = simple ? line.indexOf(' ', sp1 + 1) : findUnescaped(line, ' ', sp1 + 1, true);
       const fieldsPart = sp2 < 0 ? line.slice(sp1 + 1) : line.slice(sp1 + 1, sp2);
       const tsPart = sp2 < 0 ? '' : line.slice(sp2 + 1).trim();
       const t = tsPart === '' ? now : timestampMs(tsPart, precision);
-      const headParts = splitUnescaped(head, ',');
-      const measurement = unescape(headParts[0]!);
-      if (measurement === '') throw new LineError('empty measurement');
-      const tags: Record<string, string> = {};
-      for (let i = 1; i < headParts.length; i++) {
-        const p = headParts[i]!;
-        const eq = findUnescaped(p, '=', 0);
-        if (eq <= 0) throw new LineError(`tag ${JSON.stringify(p.slice(0, 64))} is not key=value`);
-        const k = unescape(p.slice(0, eq));
-        if (k === '__proto__' || Object.prototype.hasOwnProperty.call(tags, k)) throw new LineError(`tag key "${k.slice(0, 64)}" is repeated or reserved`);
-        tags[k] = unescape(p.slice(eq + 1));
+      let h = heads.get(head);
+      if (h === undefined) {
+        const headParts = splitUnescaped(head, ',');
+        const measurement = unescape(headParts[0]!);
+        if (measurement === '') throw new LineError('empty measurement');
+        const tags: Record<string, string> = {};
+        for (let i = 1; i < headParts.length; i++) {
+          const p = headParts[i]!;
+          const eq = findUnescaped(p, '=', 0);
+          if (eq <= 0) throw new LineError(`tag ${JSON.stringify(p.slice(0, 64))} is not key=value`);
+          const k = unescape(p.slice(0, eq));
+          if (k === '__proto__' || Object.prototype.hasOwnProperty.call(tags, k)) throw new LineError(`tag key "${k.slice(0, 64)}" is repeated or reserved`);
+          tags[k] = unescape(p.slice(eq + 1));
+        }
+        h = { measurement, tags, fields: new Map() };
+        heads.set(head, h);
       }
-      const fields = fieldsPart === '' ? [] : splitUnescaped(fieldsPart, ',', true);
+      // No escapes or quotes (the usual case): plain splits.
+      const plain = simple;
+      const fields = fieldsPart === '' ? [] : plain ? fieldsPart.split(',') : splitUnescaped(fieldsPart, ',', true);
       if (fields.length === 0) throw new LineError('has no fields');
-      const parsed: Array<[string, number]> = [];
+      const n0 = idx.length;
       for (const f of fields) {
-        const eq = findUnescaped(f, '=', 0);
-        if (eq <= 0) throw new LineError(`field ${JSON.stringify(f.slice(0, 64))} is not key=value`);
-        const key = unescape(f.slice(0, eq));
-        parsed.push([key, fieldValue(key, f.slice(eq + 1))]);
-      }
-      for (const [key, value] of parsed) {
-        const sk = `${head}\n${key}`;
-        let s = seriesOf.get(sk);
-        if (s === undefined) {
-          s = series.length;
-          seriesOf.set(sk, s);
-          series.push({ metric: `${measurement}_${key}`, tags });
+        const eq = plain ? f.indexOf('=') : findUnescaped(f, '=', 0);
+        if (eq <= 0) {
+          idx.length = ts.length = vs.length = pointLines.length = n0; // the line is refused whole
+          throw new LineError(`field ${JSON.stringify(f.slice(0, 64))} is not key=value`);
+        }
+        const key = plain ? f.slice(0, eq) : unescape(f.slice(0, eq));
+        let value: number;
+        try {
+          value = fieldValue(key, f.slice(eq + 1));
+        } catch (e) {
+          idx.length = ts.length = vs.length = pointLines.length = n0;
+          throw e;
+        }
+        let sIdx = h.fields.get(key);
+        if (sIdx === undefined) {
+          sIdx = series.length;
+          h.fields.set(key, sIdx);
+          series.push({ metric: `${h.measurement}_${key}`, tags: h.tags });
           lineOfSeries.push(lineNo);
         }
-        idx.push(s);
+        idx.push(sIdx);
         ts.push(t);
         vs.push(value);
         pointLines.push(lineNo);

@@ -16,6 +16,15 @@ describe('line protocol parsing (src/ingest/influx-lines.ts)', () => {
     assert.throws(() => timestampMs('99999999999999999999', 'ms'), /safe range/);
   });
 
+  it('values: decimals, exponents, i/u integers, booleans; bad ones refused with the line', () => {
+    const p = parseInfluxLines('m a=5,b=-7i,c=12u,d=-.5,e=1.,f=2.5e-3,g=T,h=false,i=-0 1', 'ms', 0);
+    assert.deepEqual(p.errors, []);
+    assert.deepEqual([...p.batch.values], [5, -7, 12, -0.5, 1, 0.0025, 1, 0, -0]);
+    const bad = parseInfluxLines('m v=-i 1\nm v=1.5i 1\nm v=. 1\nm v=0x10 1\nm v=1 1', 'ms', 0);
+    assert.deepEqual(bad.errors.map((e) => e.field), ['line 1', 'line 2', 'line 3', 'line 4']);
+    assert.deepEqual([...bad.batch.values], [1], 'points of refused lines are dropped');
+  });
+
   it('one series per distinct tag set and field, first-seen lines, quoted spaces and commas in string fields', () => {
     const p = parseInfluxLines('cpu,host=a u=1,s=2 1000000\ncpu,host=a u=3 2000000\ncpu,host=b u=4 3000000\n', 'ns', 0);
     assert.deepEqual(p.errors, []);
