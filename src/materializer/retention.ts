@@ -52,6 +52,8 @@ export interface Retention {
 const CHUNK = 128;
 /** Runs during which the block ranges of removed series are cleared again (see "Races" in docs/series-index.md). */
 const SWEEP_RUNS = 2;
+/** A full pass (every series scanned) at least every this many passes, even when no window expired. */
+const FULL_EVERY = 10;
 const MIN_WINDOW = Number.MIN_SAFE_INTEGER;
 const MAX_WINDOW = Number.MAX_SAFE_INTEGER;
 
@@ -73,6 +75,15 @@ export function createRetention(opts: RetentionOptions): Retention {
   const checked = new Set<number>();
   /** partition → series the previous pass found empty (removed if this pass finds them empty again). */
   const seenEmpty = new Map<number, Set<number>>();
+  /** partition → cutoff windows of its last full pass, and passes since. */
+  const lastFull = new Map<number, { cutoffs: string; passes: number }>();
+
+  /** The first kept window of every retention in use, as one string: it changes when some window expires. */
+  const cutoffsAt = (now: number): string =>
+    [opts.retention.fallback, ...opts.retention.overrides.values()]
+      .filter((r) => r > 0)
+      .map((r) => Math.floor((now - r) / w) * w)
+      .join(',');
 
   async function sweepRemoved(p: number, stores: readonly KvStore[]): Promise<void> {
     const entries = sweep.get(p);
@@ -116,7 +127,12 @@ export function createRetention(opts: RetentionOptions): Retention {
     const firstPass = !checked.has(p);
     const before = seenEmpty.get(p) ?? new Set<number>();
     const after = new Set<number>();
-    const all = part.index.select([]);
+    // Every series is scanned when a window expired since the last full pass (and every FULL_EVERY passes, for late
+    // blocks written into expired windows); in between only the series the previous pass found empty.
+    const cutoffs = cutoffsAt(now);
+    const last = lastFull.get(p);
+    const full = firstPass || !last || last.cutoffs !== cutoffs || last.passes + 1 >= FULL_EVERY;
+    const all = full ? part.index.select([]) : [...before].flatMap((id) => part.index.get(id) ?? []);
     for (let c = 0; c < all.length && !stopping; c += CHUNK) {
       const chunk: Array<{ id: number; kept: number }> = [];
       for (const s of all.slice(c, c + CHUNK)) {
@@ -175,6 +191,7 @@ export function createRetention(opts: RetentionOptions): Retention {
     if (after.size > 0) seenEmpty.set(p, after);
     else seenEmpty.delete(p);
     checked.add(p);
+    lastFull.set(p, full ? { cutoffs, passes: 0 } : { cutoffs: last!.cutoffs, passes: last!.passes + 1 });
     return out;
   }
 
