@@ -105,12 +105,12 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
     async writeAvro(body) {
       const started = performance.now();
       const now = opts.clock.now();
-      return append(pool ? await pool.prepare(body, now) : prepareAvro(ctx, body, now), 'avro', started);
+      return append(pool?.healthy() ? await pool.prepare(body, now) : prepareAvro(ctx, body, now), 'avro', started);
     },
     async writeInflux(body, precision) {
       const started = performance.now();
       const now = opts.clock.now();
-      return append(pool ? await pool.prepare(body, now, precision) : prepareInflux(ctx, body, precision, now), 'influx', started);
+      return append(pool?.healthy() ? await pool.prepare(body, now, precision) : prepareInflux(ctx, body, precision, now), 'influx', started);
     },
     async close() {
       await pool?.close();

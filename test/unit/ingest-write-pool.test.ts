@@ -34,4 +34,28 @@ describe('write pool (worker threads) prepares exactly what the request thread w
       await pool.close();
     }
   });
+
+  it('a worker that dies fails its requests with TSDB_ERR_INTERNAL and is replaced', async () => {
+    const setup = { limits: DEFAULT_LIMITS, partitionCount: 4, partitionCacheEntries: 1000 };
+    const pool = createWritePool({ workers: 1, setup, logger: createLogger({ level: 'silent' }) });
+    try {
+      const now = 1_700_000_000_000;
+      const points: Point[] = Array.from({ length: 20_000 }, (_, i) => ({ metric: 'm', tags: { h: String(i % 500) }, timestamp: now - i, value: i }));
+      const body = encodePointBatch(points);
+      const first = pool.workers()[0]!;
+      const inFlight = Array.from({ length: 20 }, () => pool.prepare(body, now));
+      await first.terminate();
+      const outs = await Promise.all(inFlight);
+      assert.ok(outs.every((o) => o.ok || o.code === 'TSDB_ERR_INTERNAL'));
+      assert.ok(outs.some((o) => !o.ok && /exited/.test(o.message)), 'some requests were in flight when the worker ended');
+      for (let i = 0; i < 100 && pool.workers()[0] === first; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.notEqual(pool.workers()[0], first);
+      assert.ok(pool.healthy());
+      const again = await pool.prepare(body, now);
+      assert.ok(again.ok);
+      assert.equal(again.points, 20_000);
+    } finally {
+      await pool.close();
+    }
+  });
 });
