@@ -186,7 +186,7 @@ const GORILLA_TRIAL_BYTES = 4;
  * Hot: the columnar body with the value mode the cost proxy ranks first; gorilla only when columnar does not
  * apply or came out at GORILLA_TRIAL_BYTES per point or more (high-entropy values, where gorilla can win;
  * below that columnar wins in every data set measured, and the second encode would double the cost). Cold: every
- * candidate, then each through deflate and brotli; the smallest wins. Bodies may be views of scratch
+ * candidate; a winning gorilla body then also through deflate and brotli; the smallest wins. Bodies may be views of scratch
  * buffers, valid until the next encode.
  */
 function chooseBody(ts: ArrayLike<number>, vs: ArrayLike<number>, minT: number, regular: boolean, constant: boolean, cold: boolean): Body {
@@ -209,7 +209,9 @@ function chooseBody(ts: ArrayLike<number>, vs: ArrayLike<number>, minT: number, 
     const g = scratch.view();
     if (best === null || g.length < best.length) best = { encoding: ENCODING_GORILLA, a: g, b: null, length: g.length };
   }
-  if (cold) {
+  // Range-coded bodies are at their order-0 entropy and their bytes do not repeat even where the data does,
+  // so general-purpose compression only ever pays off on gorilla bodies (measured: never on columnar ones).
+  if (cold && best.encoding === ENCODING_GORILLA) {
     const inner = best.a;
     const innerEncoding = best.encoding;
     for (const algo of [COMPRESSION_DEFLATE, COMPRESSION_BROTLI]) {
@@ -232,7 +234,8 @@ function compress(algo: number, body: Uint8Array): Uint8Array {
   if (algo === COMPRESSION_DEFLATE) return deflateRawSync(body, { level: 9 });
   return brotliCompressSync(body, {
     params: {
-      [zlibConstants.BROTLI_PARAM_QUALITY]: 11,
+      // Quality 11 takes ~13 ms even for a 300-byte body (120k blocks ≈ 26 CPU minutes); 9 takes ~0.06 ms.
+      [zlibConstants.BROTLI_PARAM_QUALITY]: 9,
       [zlibConstants.BROTLI_PARAM_SIZE_HINT]: body.length,
       [zlibConstants.BROTLI_PARAM_LGWIN]: 16,
     },
