@@ -294,7 +294,15 @@ class KafkaLogImpl implements KafkaLog {
       createPartitioner: () => ({ message }) => message.partition!,
       retry: { retries: this.retries, initialRetryTime: 100, maxRetryTime: 2000 },
     });
-    const ready = producer.connect().then(() => producer);
+    // A failed connect() can leave the producer's connections open (kafkajs connects the cluster first, then asks
+    // for a producer id): close them, or they keep the process alive. Nobody disconnects a producer that never came.
+    const ready = producer.connect().then(
+      () => producer,
+      async (e: unknown) => {
+        await producer.disconnect().catch(() => undefined);
+        throw e;
+      },
+    );
     ready.catch(() => undefined);
     return ready;
   }
