@@ -7,7 +7,7 @@
 
 export interface LogRecord {
   offset: number;
-  /** The record's bytes (for V3: an Avro single-object-encoded PointBatch). */
+  /** The record's bytes (for V3: an Avro single-object-encoded SeriesBatch, or PointBatch/Point from other producers). */
   value: Buffer;
   /** Append time, ms since the epoch. */
   timestamp: number;
