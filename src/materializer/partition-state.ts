@@ -501,7 +501,7 @@ export class PartitionState {
     return stored ?? undefined;
   }
 
-  private async readStoredLast(seriesId: number): Promise<{ t: number; v: number } | null> {
+  private async readStoredLast(seriesId: number, attempt = 0): Promise<{ t: number; v: number } | null> {
     const range = blockRange(this.partition, seriesId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
     let window: number | undefined;
     for (const store of [this.hot, this.cold]) {
@@ -513,7 +513,8 @@ export class PartitionState {
     }
     if (window === undefined) return null;
     const blocks = await scanTiers(this.hot, this.cold, windowRange(this.partition, seriesId, window));
-    if (blocks.length === 0) return null; // moved or compacted away in between: a later look finds it
+    // Deleted in between (retention): look again, the newest window is now another one.
+    if (blocks.length === 0) return attempt < 3 ? this.readStoredLast(seriesId, attempt + 1) : null;
     const merged = mergeLogOrdered(
       blocks.map((b) => this.decodeStored(b)),
       Number.MIN_SAFE_INTEGER,

@@ -105,7 +105,10 @@ async function checkReads(state: PartitionState, model: Model, why: string): Pro
   for (const s of model.points.keys()) {
     const id = state.index.idOf(`lc{s="${s}"}`);
     assert.ok(id !== undefined, `series ${s} unknown (${why})`);
-    assert.deepEqual(await state.read(id, ...ALL), model.expected(s), `series ${s} reads wrong (${why})`);
+    const expected = model.expected(s);
+    assert.deepEqual(await state.read(id, ...ALL), expected, `series ${s} reads wrong (${why})`);
+    const n = expected.ts.length - 1;
+    assert.deepEqual(await state.lastPoint(id), { t: expected.ts[n], v: expected.vs[n] }, `series ${s}: wrong last point (${why})`);
   }
 }
 
