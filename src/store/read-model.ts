@@ -56,6 +56,7 @@ export interface ReadPartsOptions {
  * it, so duplicate resolution cannot change it), and it lies inside [start, end) and inside one query window.
  */
 export interface SeriesParts {
+  /** Ascending by minT, disjoint. */
   summaries: BlockSummary[];
   /** The other points in [start, end): ascending, one per timestamp (the last written); none inside a summary. */
   points: PointColumns;
