@@ -43,12 +43,14 @@ export function seriesParts(
 ): SeriesParts {
   const summarized = new Array<boolean>(blocks.length).fill(false);
   const summaries: BlockSummary[] = [];
-  const headers: Array<BlockHeader | undefined> = new Array(blocks.length);
+  const headers: BlockHeader[] = new Array(blocks.length);
+  // CRC is checked once per block: below for summarized and skipped blocks, by decode for the others. Blocks wholly
+  // outside [start, end) (the store range is by block window) are skipped on their (checked) header.
+  for (let i = 0; i < blocks.length; i++) headers[i] = decodeBlockHeader(blocks[i]!, { verifyCrc: false });
   if (opts.summaries && blocks.length > 0) {
     const spans: Span[] = [];
     for (let i = 0; i < blocks.length; i++) {
-      // CRC is checked once per block: here for summarized blocks (below), by decodeBlock for the others.
-      const h = (headers[i] = decodeBlockHeader(blocks[i]!, { verifyCrc: false }));
+      const h = headers[i]!;
       if (h.count > 0) spans.push({ lo: h.minT, hi: h.maxT, block: i });
     }
     for (const run of heads) {
@@ -83,9 +85,11 @@ export function seriesParts(
   let decodedBlocks = 0;
   for (let i = 0; i < blocks.length; i++) {
     if (summarized[i]) continue;
-    const h = headers[i];
-    // A block wholly outside the range adds nothing: skip its body (the header alone says so).
-    if (h !== undefined && (h.count === 0 || h.maxT < start || h.minT >= end)) continue;
+    const h = headers[i]!;
+    if (h.count === 0 || h.maxT < start || h.minT >= end) {
+      decodeBlockHeader(blocks[i]!); // verifies the CRC: a damaged header must not make a block look out of range
+      continue;
+    }
     runs.push(decode(i));
     decodedBlocks++;
   }

@@ -104,9 +104,12 @@ describe('series parts: whole blocks from headers, the rest merged', () => {
     assert.ok(summaries > 500 && decoded > 500, 'both paths were taken often');
   });
 
-  it('a damaged block fails loudly even when only its header is needed', () => {
+  it('a damaged block fails loudly even when only its header is needed or it is skipped', () => {
     const b = encodeBlock([100, 200, 300], [1, 2, 3]);
     b.writeUInt8(b.readUInt8(b.length - 1) ^ 1, b.length - 1);
     assert.throws(() => seriesParts([b], [], 0, 1000, { summaries: true }), /crc mismatch/);
+    // skipped on its header (outside the range): the header is still checked, with or without summaries
+    assert.throws(() => seriesParts([b], [], 1000, 2000, { summaries: true }), /crc mismatch/);
+    assert.throws(() => seriesParts([b], [], 1000, 2000, { summaries: false }), /crc mismatch/);
   });
 });
