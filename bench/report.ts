@@ -23,7 +23,17 @@ export interface RunDetails {
   versions: { node: string; v3: string; victoriametrics: string; vmPackage: string; tsbs: string; kafka?: string };
   dataset: Dataset;
   victoriametrics: { version: string; ingest: Ingest; disk: Disk; count: number; peakRss: number; queries: Record<Shape, Timing> };
-  v3Embedded: { ingest: Ingest; count: number; stopSeconds: number; peakRss: number; disk: { store: Disk; log: Disk }; queries: Record<Shape, Timing> };
+  v3Embedded: {
+    ingest: Ingest;
+    count: number;
+    /** Background compaction/tiering after the load (absent in runs before tiering existed). */
+    settle?: { seconds: number; seals: number; moves: number; passes: number };
+    stopSeconds: number;
+    peakRss: number;
+    /** `cold` absent in runs before tiering existed. */
+    disk: { store: Disk; cold?: Disk; log: Disk };
+    queries: Record<Shape, Timing>;
+  };
   v3Kafka?: { ingest: Ingest; peakRss: number; disk: { store: Disk; log: Disk }; topic: string; broker: string; carriedFrom?: string };
   equality: Partial<Record<Shape, { case: string; values: number; equal: boolean; diff?: string; v3: HttpQuery; vm: HttpQuery }>>;
   profile?: ProfileSummary & { points: number; seconds: number };
@@ -36,11 +46,18 @@ const ratio = (a: number, b: number): string => (b > 0 ? `${(a / b).toFixed(2)}�
 const ms = (x: number): string => (x < 10 ? x.toFixed(2) : x.toFixed(1));
 const qs = (q: HttpQuery): string => `${q.path}?${Object.entries(q.params).map(([k, v]) => `${k}=${v}`).join('&')}`;
 
+/** Both tiers of V3's store (hot `store` + `cold`), without the log. */
+const storeBytes = (disk: { store: Disk; cold?: Disk }): number => disk.store.allocated + (disk.cold?.allocated ?? 0);
+
 export function results(d: RunDetails): unknown {
   const rate = (i: Ingest | undefined): number | null => (i ? Math.round(i.points / i.seconds) : null);
   return {
     ingest_points_per_s: { v3_embedded: rate(d.v3Embedded.ingest), v3_kafka: rate(d.v3Kafka?.ingest), victoriametrics: rate(d.victoriametrics.ingest) },
-    bytes_per_point: { v3: r2((d.v3Embedded.disk.store.allocated / d.v3Embedded.ingest.points) * 1000) / 1000, victoriametrics: r2((d.victoriametrics.disk.allocated / d.victoriametrics.ingest.points) * 1000) / 1000 },
+    bytes_per_point: {
+      v3: r2((storeBytes(d.v3Embedded.disk) / d.v3Embedded.ingest.points) * 1000) / 1000,
+      v3_hot: r2((d.v3Embedded.disk.store.allocated / d.v3Embedded.ingest.points) * 1000) / 1000,
+      v3_cold: r2(((d.v3Embedded.disk.cold?.allocated ?? 0) / d.v3Embedded.ingest.points) * 1000) / 1000,
+      victoriametrics: r2((d.victoriametrics.disk.allocated / d.victoriametrics.ingest.points) * 1000) / 1000 },
     peak_rss_bytes: { v3: d.v3Embedded.peakRss, victoriametrics: d.victoriametrics.peakRss },
     query_ms: Object.fromEntries(SHAPES.map((s) => [s, { v3: r2(d.v3Embedded.queries[s].median), victoriametrics: r2(d.victoriametrics.queries[s].median) }])),
   };
@@ -93,8 +110,13 @@ function markdown(d: RunDetails): string {
   L.push('|---|---:|---:|---:|');
   L.push(`| ingest, points/s until all queryable — embedded log | ${fmtInt(rate(e.ingest))} | ${fmtInt(rate(vm.ingest))} | ${ratio(rate(e.ingest), rate(vm.ingest))} |`);
   if (k) L.push(`| ingest, points/s until all queryable — Kafka log${k.carriedFrom ? ` (from the run of ${k.carriedFrom}: the broker was busy with another session's tests during this one)` : ''} | ${fmtInt(rate(k.ingest))} | ${fmtInt(rate(vm.ingest))} | ${ratio(rate(k.ingest), rate(vm.ingest))} |`);
-  L.push(`| bytes/point on disk — store (V3) vs data dir after force_merge (VM) | ${(e.disk.store.allocated / n).toFixed(3)} | ${(vm.disk.allocated / n).toFixed(3)} | ${ratio(e.disk.store.allocated, vm.disk.allocated)} |`);
-  L.push(`| bytes/point on disk — store + embedded log (V3's WAL) | ${((e.disk.store.allocated + e.disk.log.allocated) / n).toFixed(3)} | ${(vm.disk.allocated / n).toFixed(3)} | ${ratio(e.disk.store.allocated + e.disk.log.allocated, vm.disk.allocated)} |`);
+  const sb = storeBytes(e.disk);
+  L.push(`| bytes/point on disk — store, hot + cold tier, after compaction (V3) vs data dir after force_merge (VM) | ${(sb / n).toFixed(3)} | ${(vm.disk.allocated / n).toFixed(3)} | ${ratio(sb, vm.disk.allocated)} |`);
+  if (e.disk.cold) {
+    L.push(`| … of which hot tier | ${(e.disk.store.allocated / n).toFixed(3)} | | |`);
+    L.push(`| … of which cold tier | ${(e.disk.cold.allocated / n).toFixed(3)} | | |`);
+  }
+  L.push(`| bytes/point on disk — store + embedded log (V3's WAL) | ${((sb + e.disk.log.allocated) / n).toFixed(3)} | ${(vm.disk.allocated / n).toFixed(3)} | ${ratio(sb + e.disk.log.allocated, vm.disk.allocated)} |`);
   L.push(`| peak RSS during ingest (VmHWM) | ${mib(e.peakRss)} | ${mib(vm.peakRss)} | ${ratio(e.peakRss, vm.peakRss)} |`);
   for (const s of SHAPES) {
     L.push(`| query ${s}, median ms | ${ms(e.queries[s].median)} | ${ms(vm.queries[s].median)} | ${ratio(e.queries[s].median, vm.queries[s].median)} |`);
@@ -106,8 +128,10 @@ function markdown(d: RunDetails): string {
   L.push(`- Ingest wall times (first byte sent → all points queryable): V3 embedded ${e.ingest.seconds.toFixed(2)} s (HTTP load ${e.ingest.loadSeconds.toFixed(2)} s)` +
     (k ? `, V3 Kafka ${k.ingest.seconds.toFixed(2)} s (load ${k.ingest.loadSeconds.toFixed(2)} s)` : '') +
     `, VictoriaMetrics ${vm.ingest.seconds.toFixed(2)} s (load ${vm.ingest.loadSeconds.toFixed(2)} s). Points answered afterwards by a count over the whole day: V3 ${fmtInt(e.count)}, VM ${fmtInt(vm.count)} (expected ${fmtInt(n)}).`);
-  L.push(`- Disk: V3 store ${mib(e.disk.store.allocated)} (apparent ${mib(e.disk.store.apparent)}), V3 embedded log ${mib(e.disk.log.allocated)}; VictoriaMetrics data dir ${mib(vm.disk.allocated)} (apparent ${mib(vm.disk.apparent)}). ` +
-    `V3 is measured after SIGTERM (the node flushes every head to the store and exits; stop took ${e.stopSeconds.toFixed(1)} s); V3 has no compaction yet, so "after compaction" is its flushed state.`);
+  L.push(`- Disk: V3 hot store ${mib(e.disk.store.allocated)} (apparent ${mib(e.disk.store.apparent)}), cold store ${mib(e.disk.cold?.allocated ?? 0)} (apparent ${mib(e.disk.cold?.apparent ?? 0)}), V3 embedded log ${mib(e.disk.log.allocated)}; VictoriaMetrics data dir ${mib(vm.disk.allocated)} (apparent ${mib(vm.disk.apparent)}). ` +
+    (e.settle
+      ? `V3 is measured once background compaction and tiering settled (${e.settle.seconds.toFixed(1)} s after the load was queryable: ${fmtInt(e.settle.seals)} windows sealed, ${fmtInt(e.settle.moves)} moved hot → cold; TSBS data is dated 2016, so every window is older than the 24 h hot duration and ends in the cold tier), then after SIGTERM (stop took ${e.stopSeconds.toFixed(1)} s).`
+      : `V3 is measured after SIGTERM (the node flushes every head to the store and exits; stop took ${e.stopSeconds.toFixed(1)} s); this run predates compaction, so "after compaction" is its flushed state.`));
   L.push(`- Request bodies: V3 ${fmtInt(ds.v3SeriesBytes)} bytes of Avro SeriesBatch (${(ds.v3SeriesBytes / n).toFixed(1)} B/point, ${ds.pointsPerV3SeriesBatch} points per request; as PointBatch the same points would be ${(ds.v3Bytes / n).toFixed(1)} B/point); VictoriaMetrics ${fmtInt(ds.influxBytes)} bytes of line protocol (${(ds.influxBytes / n).toFixed(1)} B/point, ${ds.spec.linesPerVmBatch} lines = ${ds.spec.linesPerVmBatch * 10} points per request). ${d.args.clients} parallel HTTP clients for both.`);
   L.push('');
   L.push('#### Query latency (ms, ' + `${vm.queries['lastpoint'].runs} runs per shape, random hosts/windows from seed ${String(d.args.seed)}, same parameters for both)`);

@@ -220,12 +220,16 @@ async function main(): Promise<void> {
       return -1;
     });
     if (count !== ingest.points) log(`WARNING: V3 counts ${count} points, ${ingest.points} were written`);
+    // Like VictoriaMetrics' force merge: bytes are measured once background compaction and tiering are done.
+    log('v3 embedded: waiting for compaction and tiering to settle');
+    const settle = await v3.settle();
+    log(`v3 embedded: settled in ${settle.seconds.toFixed(1)} s (${settle.seals} windows sealed, ${settle.moves} moved to cold, ${settle.passes} passes)`);
     const tStop = performance.now();
     const code = await v3.stop();
     const stopSeconds = (performance.now() - tStop) / 1000;
     const peakRss = v3.peakRss();
     const disk = v3.disk();
-    log(`v3 embedded: stopped (exit ${code}) in ${stopSeconds.toFixed(1)} s; store ${disk.store.allocated} B, log ${disk.log.allocated} B`);
+    log(`v3 embedded: stopped (exit ${code}) in ${stopSeconds.toFixed(1)} s; hot store ${disk.store.allocated} B, cold store ${disk.cold.allocated} B, log ${disk.log.allocated} B`);
     const q = await V3.start({ root: ROOT, workDir, label: 'query', log: 'embedded', dataDir: v3.dataDir, flags: ['--query-cache-bytes', '0', '--metadata-cache-bytes', '0'] });
     let queries: Map<Shape, Timing>;
     try {
@@ -234,7 +238,7 @@ async function main(): Promise<void> {
     } finally {
       await q.stop();
     }
-    embedded = { ingest, count, stopSeconds, peakRss, disk, queries: Object.fromEntries(queries) as Record<Shape, Timing> };
+    embedded = { ingest, count, settle, stopSeconds, peakRss, disk, queries: Object.fromEntries(queries) as Record<Shape, Timing> };
     checkpoint('v3Embedded', embedded);
   } finally {
     await v3.stop();

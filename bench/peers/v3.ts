@@ -137,8 +137,39 @@ export class V3 {
     return code;
   }
 
-  disk(): { store: { allocated: number; apparent: number }; log: { allocated: number; apparent: number } } {
-    return { store: diskUsage(join(this.dataDir, 'store')), log: safeDu(join(this.dataDir, 'log')) };
+  /** Hot tier (`store`), cold tier (`cold`, default `<data-dir>/cold`) and the embedded log, measured separately. */
+  disk(): { store: { allocated: number; apparent: number }; cold: { allocated: number; apparent: number }; log: { allocated: number; apparent: number } } {
+    return { store: diskUsage(join(this.dataDir, 'store')), cold: safeDu(join(this.dataDir, 'cold')), log: safeDu(join(this.dataDir, 'log')) };
+  }
+
+  /**
+   * Waits until background compaction and tiering have nothing left to do: two completed storage passes in a row
+   * during which no window was sealed or moved (read from /metrics). Returns how long that took and the work done.
+   */
+  async settle(timeoutMs = 3_600_000): Promise<{ seconds: number; seals: number; moves: number; passes: number }> {
+    const t0 = performance.now();
+    const sample = async (): Promise<{ passes: number; seals: number; moves: number }> => {
+      const text = await (await fetch(`${this.url}/metrics`)).text();
+      const sum = (name: string): number => {
+        let n = 0;
+        for (const line of text.split('\n')) if (line.startsWith(name) && (line[name.length] === '{' || line[name.length] === ' ')) n += Number(line.slice(line.lastIndexOf(' ') + 1));
+        return n;
+      };
+      return { passes: sum('tsdb_storage_job_passes_total'), seals: sum('tsdb_compactions_total'), moves: sum('tsdb_tier_moves_total') };
+    };
+    const first = await sample();
+    let base = first;
+    const bar = new Progress(`v3 ${this.opts.label} compaction`, 1, 'settled');
+    for (;;) {
+      await sleep(1000);
+      const now = await sample();
+      if (now.seals !== base.seals || now.moves !== base.moves) base = now;
+      else if (now.passes >= base.passes + 2) {
+        bar.done(1);
+        return { seconds: (performance.now() - t0) / 1000, seals: now.seals - first.seals, moves: now.moves - first.moves, passes: now.passes - first.passes };
+      }
+      if (performance.now() - t0 > timeoutMs) throw new Error(`V3 (${this.opts.label}) compaction did not settle within ${timeoutMs} ms`);
+    }
   }
 
   removeData(): void {
