@@ -9,6 +9,9 @@ export interface ClassicLevelStoreOptions {
   writeBufferSize?: number;
 }
 
+/** Greater than every key the materializer writes (keys are a one-byte prefix plus at most a few dozen bytes). */
+const MAX_KEY = Buffer.alloc(256, 0xff);
+
 /** LevelDB (classic-level) backend: the default store. */
 export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore {
   const db = new ClassicLevel<Buffer, Buffer>(opts.location, {
@@ -77,6 +80,16 @@ export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore
         await db.clear({ ...range, limit: range.limit ?? -1 });
       } catch (e) {
         throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot clear range`);
+      }
+    },
+    async compact(range) {
+      ensureOpen('compact range');
+      // LevelDB first writes the memtable (everything still only in the .log) to a table, then merges every file
+      // overlapping the range down the levels, dropping shadowed values and tombstones on the way.
+      try {
+        await db.compactRange(range?.gte ?? Buffer.alloc(0), range?.lt ?? MAX_KEY);
+      } catch (e) {
+        throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot compact range (${opts.location})`);
       }
     },
   };

@@ -55,6 +55,8 @@ declare module 'rocksdb-native' {
     flush(): Promise<void>;
     currentWalFile(): Promise<{ path: string; number: number; type: number; startSequence: number; size: number }>;
     getProperty(name: string): Promise<string | undefined>;
+    compactRange(start: Buffer | null, end: Buffer | null, opts?: { bottommostLevelCompaction?: number }): Promise<void>;
+    static constants: { bottommostLevelCompaction: { NONE: number; SKIP: number; FORCE: number } };
     static BloomFilterPolicy: typeof BloomFilterPolicy;
     static RibbonFilterPolicy: typeof RibbonFilterPolicy;
   }

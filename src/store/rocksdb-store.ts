@@ -170,6 +170,16 @@ export function createRocksDbStore(opts: RocksDbStoreOptions): KvStore {
         throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot clear range`);
       }
     },
+    async compact(range) {
+      const d = ensureOpen('compact range');
+      try {
+        // null bounds mean "from the first key" / "to the last key"; the memtable is flushed first. Bottommost
+        // files are rewritten too, or range tombstones and shadowed values in the last level would stay.
+        await d.compactRange(range?.gte ?? null, range?.lt ?? null, { bottommostLevelCompaction: RocksDB.constants.bottommostLevelCompaction.FORCE });
+      } catch (e) {
+        throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot compact range (${opts.location})`);
+      }
+    },
   };
 }
 

@@ -26,4 +26,11 @@ export interface KvStore {
   iterate(range: RangeOptions): AsyncIterable<[Buffer, Buffer]>;
   /** Deletes every key in the range. */
   clearRange(range: RangeOptions): Promise<void>;
+  /**
+   * Optional: rewrites the on-disk files holding keys in [gte, lt) (the whole store when omitted) so that overwritten
+   * and deleted entries stop taking space; it also moves the write-ahead log's recent writes into table files. Data
+   * and deletions are unchanged. Costs I/O proportional to the range's size: callers throttle it
+   * (docs/storage-lifecycle.md, "Reclaiming space").
+   */
+  compact?(range?: { gte?: Buffer; lt?: Buffer }): Promise<void>;
 }
