@@ -28,6 +28,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     compactionBytesBefore: new Counter({ name: 'tsdb_compaction_bytes_before_total', help: 'bytes of the blocks compaction merged, by target tier', labelNames: ['tier'] as const, registers: r }),
     compactionBytesAfter: new Counter({ name: 'tsdb_compaction_bytes_after_total', help: 'bytes of the sealed blocks compaction wrote, by target tier', labelNames: ['tier'] as const, registers: r }),
     tierMoves: new Counter({ name: 'tsdb_tier_moves_total', help: 'series windows moved from the hot to the cold tier', labelNames: ['partition'] as const, registers: r }),
+    storeCompactions: new Counter({ name: 'tsdb_store_compactions_total', help: 'key-value store compactions that reclaimed dead block bytes, by tier', labelNames: ['tier'] as const, registers: r }),
+    storeCompactionSeconds: new Counter({ name: 'tsdb_store_compaction_seconds_total', help: 'wall seconds spent in key-value store compactions, by tier', labelNames: ['tier'] as const, registers: r }),
     storagePasses: new Counter({ name: 'tsdb_storage_job_passes_total', help: 'completed compaction/tiering passes over every partition', registers: r }),
     storeBlocks: new Gauge({ name: 'tsdb_store_blocks', help: 'stored blocks per partition and tier', labelNames: ['partition', 'tier'] as const, registers: r }),
     storeBlockBytes: new Gauge({ name: 'tsdb_store_block_bytes', help: 'bytes of stored blocks (values) per partition and tier', labelNames: ['partition', 'tier'] as const, registers: r }),

@@ -47,6 +47,13 @@ export interface SealResult {
   bytesAfter: number;
   /** Hot blocks that went to cold. */
   moved: number;
+  /** Value bytes this seal overwrote or deleted, per tier: dead entries until the store compacts them away. */
+  freed: Freed;
+}
+
+export interface Freed {
+  hot: number;
+  cold: number;
 }
 
 /**
@@ -66,7 +73,7 @@ export async function sealWindow(state: PartitionState, seriesId: number, window
   const range = windowRange(state.partition, seriesId, window);
   const blocks = await state.whenQuiet(() => scanTiers(state.hot, state.cold, range));
   if (!blocks) return undefined;
-  const none: SealResult = { merged: 0, bytesBefore: 0, bytesAfter: 0, moved: 0 };
+  const none: SealResult = { merged: 0, bytesBefore: 0, bytesAfter: 0, moved: 0, freed: { hot: 0, cold: 0 } };
   if (blocks.length === 0 || (blocks.length === 1 && blocks[0]!.tier === target && blockWeight(target, blocks[0]!.value) === 1)) {
     await recount(state, seriesId, window, range);
     return none;
@@ -78,8 +85,10 @@ export async function sealWindow(state: PartitionState, seriesId: number, window
   const targetOps: BatchOp[] = [{ type: 'put', key: sealedKey, value }];
   const otherOps: BatchOp[] = [];
   let bytesBefore = 0;
+  const freed: Freed = { hot: 0, cold: 0 };
   for (const b of blocks) {
     bytesBefore += b.value.length;
+    freed[b.tier] += b.value.length;
     if (b.tier === target && b.key.equals(sealedKey)) continue;
     (b.tier === target ? targetOps : otherOps).push({ type: 'del', key: b.key });
   }
@@ -96,7 +105,7 @@ export async function sealWindow(state: PartitionState, seriesId: number, window
   state.account(target, 1, value.length);
   await recount(state, seriesId, window, range);
   const moved = target === 'cold' ? blocks.filter((b) => b.tier === 'hot').length : 0;
-  return { merged: blocks.length, bytesBefore, bytesAfter: value.length, moved };
+  return { merged: blocks.length, bytesBefore, bytesAfter: value.length, moved, freed };
 }
 
 /**
@@ -121,6 +130,8 @@ export interface StorageJobOptions {
   metrics: Metrics;
   /** Checked between windows: stop early. */
   stopped: () => boolean;
+  /** Adds the value bytes the pass's seals made dead in each tier (storage-jobs.ts compacts the stores from it). */
+  freed?: Freed;
 }
 
 /**
@@ -139,7 +150,13 @@ export async function compactPartition(state: PartitionState, o: StorageJobOptio
         if (o.stopped()) return;
         const r = await sealWindow(state, id, window, target);
         if (!r) return; // a flush left uncommitted cold blocks: try again next pass
-        if (r.merged > 0) countSeal(state, target, r, o.metrics);
+        if (r.merged > 0) {
+          countSeal(state, target, r, o.metrics);
+          if (o.freed) {
+            o.freed.hot += r.freed.hot;
+            o.freed.cold += r.freed.cold;
+          }
+        }
         // Let apply and queries run between seals: a pass never holds the event loop for long.
         await new Promise((resolve) => setImmediate(resolve));
       }

@@ -1,6 +1,8 @@
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
-import { compactPartition } from './compactor.js';
+import { partitionBlockRange } from '../store/row-keys.js';
+import type { KvStore } from '../store/types.js';
+import { compactPartition, type Freed } from './compactor.js';
 import type { PartitionState } from './partition-state.js';
 
 export interface StorageJobsOptions {
@@ -10,6 +12,21 @@ export interface StorageJobsOptions {
   maxFragments: number;
   logger: Logger;
   metrics: Metrics;
+  /** Dead block bytes in a store that make a busy store compact anyway (default 64 MiB; 0: only when idle). */
+  reclaimBusyBytes?: number;
+  /** A busy store compacts at most once per this long (default 10 min). */
+  reclaimBusyIntervalMs?: number;
+  /** Wall clock in ms. */
+  now?: () => number;
+}
+
+/** What the seals since a store's last compaction left dead in it, and where. */
+interface Reclaim {
+  tier: keyof Freed;
+  dead: number;
+  deadThisPass: number;
+  partitions: Set<number>;
+  lastAt: number;
 }
 
 export interface StorageJobs {
@@ -33,6 +50,47 @@ export function startStorageJobs(o: StorageJobsOptions): StorageJobs {
         resolve();
       };
     });
+  const now = o.now ?? Date.now;
+  const busyBytes = o.reclaimBusyBytes ?? 64 * 1024 * 1024;
+  const busyIntervalMs = o.reclaimBusyIntervalMs ?? 600_000;
+  const reclaim = new Map<KvStore, Reclaim>();
+  const note = (store: KvStore | undefined, tier: keyof Freed, partition: number, bytes: number): void => {
+    if (!store?.compact || bytes === 0) return;
+    let r = reclaim.get(store);
+    if (!r) reclaim.set(store, (r = { tier, dead: 0, deadThisPass: 0, partitions: new Set(), lastAt: now() }));
+    r.dead += bytes;
+    r.deadThisPass += bytes;
+    r.partitions.add(partition);
+  };
+  /**
+   * Seals overwrite and delete fragments, but the store keeps the dead values (in its write-ahead log and table
+   * files) until it compacts those keys. A store is compacted over the block ranges of the partitions it sealed in
+   * once a pass left it alone (its work settled), or, while it stays busy, after busyBytes died and at most once per
+   * busyIntervalMs, so a node under continuous ingest does not rewrite its store every pass.
+   */
+  const reclaimSpace = async (): Promise<void> => {
+    for (const [store, r] of reclaim) {
+      const idle = r.deadThisPass === 0;
+      r.deadThisPass = 0;
+      if (r.dead === 0 || stopped) continue;
+      if (!idle && !(busyBytes > 0 && r.dead >= busyBytes && now() - r.lastAt >= busyIntervalMs)) continue;
+      const t0 = performance.now();
+      const partitions = [...r.partitions].sort((a, b) => a - b);
+      try {
+        for (const p of partitions) await store.compact!(partitionBlockRange(p));
+      } catch (e) {
+        log.error({ tier: r.tier, err: (e as Error).message }, 'store compaction failed; will retry after the next pass');
+        continue;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      log.info({ tier: r.tier, partitions: partitions.length, deadBytes: r.dead, seconds: +seconds.toFixed(3), idle }, 'store compacted');
+      o.metrics.storeCompactions.inc({ tier: r.tier });
+      o.metrics.storeCompactionSeconds.inc({ tier: r.tier }, seconds);
+      r.dead = 0;
+      r.partitions.clear();
+      r.lastAt = now();
+    }
+  };
   const loop = (async () => {
     // The first pass waits one interval: start-up replay gets the machine first.
     await pause();
@@ -40,12 +98,16 @@ export function startStorageJobs(o: StorageJobsOptions): StorageJobs {
       for (const s of o.states()) {
         if (stopped) break;
         try {
-          await compactPartition(s, { graceMs: o.graceMs, maxFragments: o.maxFragments, logger: log, metrics: o.metrics, stopped: () => stopped });
+          const freed: Freed = { hot: 0, cold: 0 };
+          await compactPartition(s, { graceMs: o.graceMs, maxFragments: o.maxFragments, logger: log, metrics: o.metrics, stopped: () => stopped, freed });
+          note(s.hot, 'hot', s.partition, freed.hot);
+          note(s.cold, 'cold', s.partition, freed.cold);
         } catch (e) {
           log.error({ partition: s.partition, err: (e as Error).message }, 'compaction or tier move failed; will retry next pass');
         }
       }
       if (stopped) break;
+      await reclaimSpace();
       o.metrics.storagePasses.inc();
       await pause();
       wake = null;
