@@ -29,7 +29,7 @@ if (files.length === 0) {
 const serial = files.filter((f) => f.endsWith('.serial.test.js'));
 const parallel = files.filter((f) => !f.endsWith('.serial.test.js'));
 const totals = { pass: 0, fail: 0 };
-/** Runs one phase, streaming its output and adding its `ℹ pass N` / `ℹ fail N` summary to the totals. */
+/** Runs one phase, streaming its output and adding its `ℹ pass N` / `ℹ fail N` / `ℹ cancelled N` summary to the totals. */
 function run(list, concurrency) {
   if (list.length === 0) return Promise.resolve(0);
   return new Promise((resolve) => {
@@ -40,9 +40,10 @@ function run(list, concurrency) {
       tail = (tail + d.toString('utf8')).slice(-4096);
     });
     child.on('close', (code) => {
-      for (const k of ['pass', 'fail']) {
+      // A test cancelled (e.g. its suite's before-hook threw) did not pass: it counts as failed.
+      for (const [k, into] of [['pass', 'pass'], ['fail', 'fail'], ['cancelled', 'fail']]) {
         const m = new RegExp(`^ℹ ${k} (\\d+)$`, 'm').exec(tail);
-        if (m) totals[k] += Number(m[1]);
+        if (m) totals[into] += Number(m[1]);
       }
       resolve(code ?? 1);
     });
