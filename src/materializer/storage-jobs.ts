@@ -1,6 +1,6 @@
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
-import { partitionBlockRange } from '../store/row-keys.js';
+import { coldPartitionRanges, partitionRanges } from '../store/row-keys.js';
 import type { KvStore } from '../store/types.js';
 import { compactPartition, type Freed } from './compactor.js';
 import type { PartitionState } from './partition-state.js';
@@ -64,7 +64,7 @@ export function startStorageJobs(o: StorageJobsOptions): StorageJobs {
   };
   /**
    * Seals overwrite and delete fragments, but the store keeps the dead values (in its write-ahead log and table
-   * files) until it compacts those keys. A store is compacted over the block ranges of the partitions it sealed in
+   * files) until it compacts those keys. A store is compacted over the key ranges of the partitions it sealed in
    * once a pass left it alone (its work settled), or, while it stays busy, after busyBytes died and at most once per
    * busyIntervalMs, so a node under continuous ingest does not rewrite its store every pass.
    */
@@ -77,7 +77,7 @@ export function startStorageJobs(o: StorageJobsOptions): StorageJobs {
       const t0 = performance.now();
       const partitions = [...r.partitions].sort((a, b) => a - b);
       try {
-        for (const p of partitions) await store.compact!(partitionBlockRange(p));
+        for (const p of partitions) for (const range of r.tier === 'hot' ? partitionRanges(p) : coldPartitionRanges(p)) await store.compact!(range);
       } catch (e) {
         log.error({ tier: r.tier, err: (e as Error).message }, 'store compaction failed; will retry after the next pass');
         continue;
@@ -100,7 +100,9 @@ export function startStorageJobs(o: StorageJobsOptions): StorageJobs {
         try {
           const freed: Freed = { hot: 0, cold: 0 };
           await compactPartition(s, { graceMs: o.graceMs, maxFragments: o.maxFragments, logger: log, metrics: o.metrics, stopped: () => stopped, freed });
-          note(s.hot, 'hot', s.partition, freed.hot);
+          // The hot store also holds what every flush rewrites (the partition's state record) and the series index:
+          // it is compacted after any seal of its partitions, whichever tier the seal freed bytes in.
+          note(s.hot, 'hot', s.partition, freed.hot + freed.cold);
           note(s.cold, 'cold', s.partition, freed.cold);
         } catch (e) {
           log.error({ partition: s.partition, err: (e as Error).message }, 'compaction or tier move failed; will retry next pass');

@@ -9,7 +9,8 @@ export interface ClassicLevelStoreOptions {
   writeBufferSize?: number;
 }
 
-/** Greater than every key the materializer writes (keys are a one-byte prefix plus at most a few dozen bytes). */
+/** Bounds of a whole-store compaction: keys the materializer never writes (a one-byte prefix plus a few dozen bytes). */
+const MIN_KEY = Buffer.from([0]);
 const MAX_KEY = Buffer.alloc(256, 0xff);
 
 /** LevelDB (classic-level) backend: the default store. */
@@ -84,10 +85,20 @@ export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore
     },
     async compact(range) {
       ensureOpen('compact range');
-      // LevelDB first writes the memtable (everything still only in the .log) to a table, then merges every file
-      // overlapping the range down the levels, dropping shadowed values and tombstones on the way.
+      const start = range?.gte ?? MIN_KEY;
+      const end = range?.lt ?? MAX_KEY;
       try {
-        await db.compactRange(range?.gte ?? Buffer.alloc(0), range?.lt ?? MAX_KEY);
+        // First call: the memtable (everything still only in the .log) becomes a table file. LevelDB places that
+        // file as deep as it fits, usually on the deepest level holding the range, with every overwritten and
+        // deleted version it held, and a manual compaction never rewrites that deepest level. So deletion markers
+        // at the range bounds go into a second flush, one level above, overlapping the whole range: the second
+        // call merges it down through the deepest files, dropping dead values, tombstones and the markers.
+        await db.compactRange(start, end);
+        const markers: BatchOp[] = [];
+        for (const k of [start, end]) if ((await db.get(k)) === undefined) markers.push({ type: 'del', key: k });
+        if (markers.length === 0) return;
+        await db.batch(markers);
+        await db.compactRange(start, end);
       } catch (e) {
         throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot compact range (${opts.location})`);
       }

@@ -30,7 +30,8 @@ export interface KvStore {
    * Optional: rewrites the on-disk files holding keys in [gte, lt) (the whole store when omitted) so that overwritten
    * and deleted entries stop taking space; it also moves the write-ahead log's recent writes into table files. Data
    * and deletions are unchanged. Costs I/O proportional to the range's size: callers throttle it
-   * (docs/storage-lifecycle.md, "Reclaiming space").
+   * (docs/storage-lifecycle.md, "Reclaiming space"). classic-level writes deletion markers at the bounds that are
+   * not live keys (docs/store-backends.md): pass bounds no one writes concurrently, e.g. key-prefix bounds.
    */
   compact?(range?: { gte?: Buffer; lt?: Buffer }): Promise<void>;
 }

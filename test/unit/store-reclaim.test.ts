@@ -18,7 +18,7 @@ import { tempDir } from '../helpers/temp-dir.js';
 
 const W = 10_000;
 
-async function settle(reclaim: boolean, dir: string): Promise<{ before: number; after: number; points: number; compactions: number }> {
+async function settle(reclaim: boolean, dir: string): Promise<{ before: number; after: number; live: number; compactions: number }> {
   const rnd = seededRandom('store-reclaim');
   const hot = createClassicLevelStore({ location: join(dir, 'hot') });
   const cold = createClassicLevelStore({ location: join(dir, 'cold') });
@@ -61,9 +61,11 @@ async function settle(reclaim: boolean, dir: string): Promise<{ before: number; 
     stored += (await state.read(id, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).ts.length;
   }
   assert.equal(stored, points, 'every point still readable');
+  // Live bytes: the sealed blocks' values plus their 19-byte keys.
+  const live = state.tierStats.cold.bytes + 19 * state.tierStats.cold.blocks;
   await hot.close();
   await cold.close();
-  return { before, after, points, compactions };
+  return { before, after, live, compactions };
 }
 
 describe('store space reclaim after sealing', () => {
@@ -75,6 +77,8 @@ describe('store space reclaim after sealing', () => {
     const without = await settle(false, join(tmp.dir, 'without'));
     assert.ok(withIt.compactions >= 1, `store compactions: ${withIt.compactions}`);
     assert.ok(withIt.after < withIt.before, `with compact: cold store ${withIt.before} -> ${withIt.after} bytes`);
+    // Within 25% of the live bytes (LevelDB's index blocks and a little slack): no dead version was kept.
+    assert.ok(withIt.after < withIt.live * 1.25, `with compact: ${withIt.after} bytes on disk for ${withIt.live} live`);
     assert.ok(withIt.after < without.after / 1.5, `cold store after settling: ${withIt.after} bytes with compact, ${without.after} without`);
     assert.equal(without.compactions, 0);
   });
