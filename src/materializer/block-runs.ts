@@ -10,14 +10,14 @@ export interface StoredBlock {
 }
 
 /**
- * Opens a scan of `range` in the hot and (when given) the cold store NOW — both iterators are created before this
+ * Opens a scan of `range` in the hot and the cold store (each when given) NOW — both iterators are created before this
  * function returns, and a store iterator reads the snapshot taken when it was created — and resolves with the blocks
  * of both tiers in log order: by key (window, then flushSeq). At an equal key (a window caught between "written to
  * cold" and "deleted from hot" by the mover) the cold copy comes first; the order of such a pair does not matter,
  * because the cold block is the merge of every block up to that key, so it holds the hot block's points unchanged.
  */
-export function scanTiers(hot: KvStore, cold: KvStore | undefined, range: RangeOptions): Promise<StoredBlock[]> {
-  const hotScan = collect(hot, range, 'hot');
+export function scanTiers(hot: KvStore | undefined, cold: KvStore | undefined, range: RangeOptions): Promise<StoredBlock[]> {
+  const hotScan = hot ? collect(hot, range, 'hot') : Promise.resolve([]);
   const coldScan = cold ? collect(cold, range, 'cold') : Promise.resolve([]);
   return Promise.all([coldScan, hotScan]).then(([c, h]) => mergeByKey(c, h));
 }

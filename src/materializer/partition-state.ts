@@ -411,8 +411,20 @@ export class PartitionState {
     if (this.frozen) heads.push(this.frozen.read(seriesId));
     heads.push(this.active.read(seriesId));
     const w = this.window;
-    const range = blockRange(this.partition, seriesId, Math.floor(start / w) * w, Math.floor((end - 1) / w) * w + w);
-    return scanTiers(this.hot, this.cold, range).then((blocks) => ({ blocks, heads }));
+    const lastWindow = Math.floor((end - 1) / w) * w;
+    const range = blockRange(this.partition, seriesId, Math.floor(start / w) * w, lastWindow + w);
+    return scanTiers(this.hotHolds(lastWindow) ? this.hot : undefined, this.cold, range).then((blocks) => ({ blocks, heads }));
+  }
+
+  /**
+   * False when the hot tier cannot hold a block of any window up to `lastWindow`, so reads skip its iterator (store
+   * round trips per series). Only when that window is cold (so are all before it: flushes write their points to
+   * cold, compaction moves hot blocks out, never in) and the exact count of hot blocks is 0. A flush that wrote hot
+   * blocks (the window was hot when it began) counts them only after they commit, but until then their points are in
+   * the frozen head, which the read captures; moves, seals and retention count removals only after committing them.
+   */
+  private hotHolds(lastWindow: number): boolean {
+    return !(this.scanned && this.tierStats.hot.blocks === 0 && this.isColdWindow(lastWindow));
   }
 
   /** Forgets a decoded copy of a block that compaction, a move or retention replaced or deleted. */

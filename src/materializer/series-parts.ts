@@ -83,6 +83,10 @@ export function seriesParts(
   }
   const runs: PointColumns[] = [];
   let decodedBlocks = 0;
+  // True while the decoded blocks, in log order, are each strictly increasing and each wholly after the one before:
+  // then (with no head points) the merge is their concatenation, clipped to [start, end).
+  let ascending = true;
+  let prevMax = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < blocks.length; i++) {
     if (summarized[i]) continue;
     const h = headers[i]!;
@@ -90,10 +94,46 @@ export function seriesParts(
       decodeBlockHeader(blocks[i]!); // verifies the CRC: a damaged header must not make a block look out of range
       continue;
     }
+    if ((h.flags & FLAG_STRICTLY_INCREASING) === 0 || h.minT <= prevMax) ascending = false;
+    prevMax = h.maxT;
     runs.push(decode(i));
     decodedBlocks++;
   }
-  for (const run of heads) runs.push(run);
   summaries.sort((a, b) => a.minT - b.minT);
+  if (ascending && runs.length <= MAX_CONCAT_RUNS && heads.every((run) => run.ts.length === 0)) return { summaries, points: concatClipped(runs, start, end), decodedBlocks };
+  for (const run of heads) runs.push(run);
   return { summaries, points: mergeLogOrdered(runs, start, end), decodedBlocks };
+}
+
+/** Runs concatenated in one call (arguments of Array.prototype.concat); longer reads take the general merge. */
+const MAX_CONCAT_RUNS = 4096;
+
+/** First index of ascending `ts` with ts[i] >= t. */
+function lowerBound(ts: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (ts[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * What mergeLogOrdered returns for runs that are strictly increasing and ascending one after another: each run's
+ * points in [start, end), concatenated. Copies (runs may be cached decodes), but with array copies, not pushes.
+ */
+function concatClipped(runs: readonly PointColumns[], start: number, end: number): PointColumns {
+  const ts: number[][] = [];
+  const vs: number[][] = [];
+  for (const run of runs) {
+    const n = run.ts.length;
+    const lo = n > 0 && run.ts[0]! >= start ? 0 : lowerBound(run.ts, start);
+    const hi = n > 0 && run.ts[n - 1]! < end ? n : lowerBound(run.ts, end);
+    if (hi <= lo) continue;
+    ts.push(lo === 0 && hi === n ? run.ts : run.ts.slice(lo, hi));
+    vs.push(lo === 0 && hi === n ? run.vs : run.vs.slice(lo, hi));
+  }
+  return { ts: ([] as number[]).concat(...ts), vs: ([] as number[]).concat(...vs) };
 }

@@ -1,9 +1,13 @@
 import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { Matcher, PartitionReader, PointColumns, SeriesInfo } from '../store/read-model.js';
+import type { Matcher, PartitionReader, PointColumns, SeriesInfo, SeriesParts } from '../store/read-model.js';
 import { addSeriesPartial, finalizePartials, mergePartials, planAggregate, summariesAnswer, type AggregatePlan, type AggregateLimits, type AggregateQuery, type AggregatedSeries, type PartialAggregate } from './aggregate/index.js';
 import { DEFAULT_AGGREGATE_LIMITS } from './aggregate/types.js';
 import { raceSignal } from './query-guard.js';
+import { readAhead } from './read-ahead.js';
+
+/** Series reads in flight per query (see read-ahead.ts); results are consumed in plan order. */
+const READ_AHEAD = 16;
 
 export interface QueryLimits {
   maxSeries: number;
@@ -181,6 +185,28 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     }
   }
 
+  /** Partial aggregates of consecutive groups of series (each of one partition), one map per group, in order. */
+  async function* groupPartials(groups: { partition: number; series: SeriesInfo[] }[], ap: AggregatePlan, by: string[] | undefined, budget: PointBudget, signal?: AbortSignal): AsyncGenerator<PartialAggregate, void, undefined> {
+    const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind) };
+    const flat: SeriesInfo[] = [];
+    for (const g of groups) for (const s of g.series) flat.push(s);
+    const reads = readAhead(flat.length, READ_AHEAD, (i) => reader.readSeriesParts(flat[i]!.partition, flat[i]!.id, ap.start, ap.end, opts), signal);
+    let i = 0;
+    for (const g of groups) {
+      const acc: PartialAggregate = new Map();
+      for (let n = 0; n < g.series.length; n++) {
+        const r = await reads.next();
+        const parts = r.value as SeriesParts;
+        const s = flat[i++]!;
+        budget.headerBlocks += parts.summaries.length;
+        budget.decodedBlocks += parts.decodedBlocks;
+        budget.points += addSeriesPartial(acc, ap, by, s, parts.points, parts.summaries);
+        if (budget.points > budget.max) throw tooManyPoints();
+      }
+      yield acc;
+    }
+  }
+
   const partitionPartial = async (
     partition: number,
     series: SeriesInfo[],
@@ -189,18 +215,9 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     budget: PointBudget,
     signal?: AbortSignal,
   ): Promise<PartialAggregate> => {
-    const acc: PartialAggregate = new Map();
-    const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind) };
-    for (const s of series) {
-      signal?.throwIfAborted();
-      const parts = await reader.readSeriesParts(partition, s.id, ap.start, ap.end, opts);
-      signal?.throwIfAborted();
-      budget.headerBlocks += parts.summaries.length;
-      budget.decodedBlocks += parts.decodedBlocks;
-      budget.points += addSeriesPartial(acc, ap, by, s, parts.points, parts.summaries);
-      if (budget.points > budget.max) throw tooManyPoints();
-    }
-    return acc;
+    signal?.throwIfAborted();
+    for await (const acc of groupPartials([{ partition, series }], ap, by, budget, signal)) return acc;
+    return new Map();
   };
 
   const hasPoints = async (s: SeriesInfo, range: TimeRange, signal: AbortSignal | undefined): Promise<boolean> => {
@@ -232,7 +249,8 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
       const budget: PointBudget = { max: limits.maxPoints, headerBlocks: 0, decodedBlocks: 0, points: 0 };
       const merged: PartialAggregate = new Map();
       try {
-        for (const [partition, series] of byPartition) mergePartials(merged, await partitionPartial(partition, series, ap, q.by, budget, opts.signal), ap);
+        const groups = [...byPartition].map(([partition, series]) => ({ partition, series }));
+        for await (const acc of groupPartials(groups, ap, q.by, budget, opts.signal)) mergePartials(merged, acc, ap);
       } finally {
         if (opts.stats) {
           opts.stats.headerBlocks += budget.headerBlocks;
