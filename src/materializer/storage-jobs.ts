@@ -77,7 +77,11 @@ export function startStorageJobs(o: StorageJobsOptions): StorageJobs {
       const t0 = performance.now();
       const partitions = [...r.partitions].sort((a, b) => a - b);
       try {
-        for (const p of partitions) for (const range of r.tier === 'hot' ? partitionRanges(p) : coldPartitionRanges(p)) await store.compact!(range);
+        // One range per key kind from the first to the last partition touched: few calls (LevelDB logs every one).
+        const rangesOf = r.tier === 'hot' ? partitionRanges : coldPartitionRanges;
+        const first = rangesOf(partitions[0]!);
+        const last = rangesOf(partitions[partitions.length - 1]!);
+        for (let i = 0; i < first.length; i++) await store.compact!({ gte: first[i]!.gte, lt: last[i]!.lt });
       } catch (e) {
         log.error({ tier: r.tier, err: (e as Error).message }, 'store compaction failed; will retry after the next pass');
         continue;
