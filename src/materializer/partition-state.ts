@@ -93,6 +93,10 @@ export class PartitionState {
   /** Blocks and bytes per tier (exact once scanBlocks() ran). */
   readonly tierStats = { hot: { blocks: 0, bytes: 0 }, cold: { blocks: 0, bytes: 0 } };
   scanned = false;
+  /** Bumped when scanBlocks resets tierStats. */
+  private statsEpoch = 0;
+  /** Whether the hot tier held no block when `base` hot blocks were counted (see hotHolds); before scanBlocks ran. */
+  private hotProbe: { epoch: number; base: number; empty: boolean | undefined } | undefined;
   /** A flush wrote cold blocks whose hot batch has not committed (yet): compaction and moves wait. */
   private pendingIntent = false;
 
@@ -419,12 +423,34 @@ export class PartitionState {
   /**
    * False when the hot tier cannot hold a block of any window up to `lastWindow`, so reads skip its iterator (store
    * round trips per series). Only when that window is cold (so are all before it: flushes write their points to
-   * cold, compaction moves hot blocks out, never in) and the exact count of hot blocks is 0. A flush that wrote hot
-   * blocks (the window was hot when it began) counts them only after they commit, but until then their points are in
-   * the frozen head, which the read captures; moves, seals and retention count removals only after committing them.
+   * cold, compaction moves hot blocks out, never in) and no hot block is counted: exactly (tierStats once scanBlocks
+   * ran) or, before that, since a probe saw the hot tier empty. A flush that wrote hot blocks (the window was hot when
+   * it began) counts them only after they commit, but until then their points are in the frozen head, which the read
+   * captures; moves, seals and retention count removals only after committing them.
    */
   private hotHolds(lastWindow: number): boolean {
-    return !(this.scanned && this.tierStats.hot.blocks === 0 && this.isColdWindow(lastWindow));
+    if (!this.isColdWindow(lastWindow)) return true;
+    if (this.scanned) return this.tierStats.hot.blocks !== 0;
+    const p = this.hotProbe;
+    if (p === undefined) {
+      this.probeHot();
+      return true;
+    }
+    return !(p.empty === true && p.epoch === this.statsEpoch && this.tierStats.hot.blocks === p.base);
+  }
+
+  /** Looks (once, in the background) whether the hot tier holds any block of this partition, see hotHolds. */
+  private probeHot(): void {
+    // The count and the store snapshot are taken in the same tick: a hot block not in the snapshot is counted later.
+    const probe: { epoch: number; base: number; empty: boolean | undefined } = { epoch: this.statsEpoch, base: this.tierStats.hot.blocks, empty: undefined };
+    this.hotProbe = probe;
+    const it = this.hot.iterate({ ...partitionBlockRange(this.partition), limit: 1 })[Symbol.asyncIterator]();
+    it.next()
+      .then(async (r) => {
+        probe.empty = r.done === true;
+        if (!r.done) await it.return?.();
+      })
+      .catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'hot tier probe failed; reads keep scanning it'));
   }
 
   /** Forgets a decoded copy of a block that compaction, a move or retention replaced or deleted. */
@@ -465,6 +491,7 @@ export class PartitionState {
   async scanBlocks(): Promise<boolean> {
     const range = partitionBlockRange(this.partition);
     const scans = await this.whenQuiet(() => {
+      this.statsEpoch++; // counts restart from zero: a hot probe's baseline no longer applies
       this.tracker.clear();
       for (const tier of ['hot', 'cold'] as const) {
         this.tierStats[tier].blocks = this.tierStats[tier].bytes = 0;
