@@ -176,9 +176,9 @@ function markdown(d: RunDetails): string {
   L.push('# V3, own temp data dir and free port (caches left at their defaults for ingest):');
   L.push('node dist/src/cli/main.js serve --data-dir $TMP --host 127.0.0.1 --port $PORT --log embedded --log-level warn');
   L.push('node dist/src/cli/main.js serve ... --log kafka --kafka-brokers 127.0.0.1:9092 --topic bench.<run id>   # after node scripts/kafka.mjs start');
-  L.push('#   load: POST /api/v1/write (application/avro, encodeSeriesBatch bodies of 10,000 lines each, built before timing);');
+  L.push('#   load: POST /api/v1/write (application/avro, encodeSeriesBatch bodies of 10,000 lines = 100,000 points each, built before timing);');
   L.push('#   done = every write acknowledged and GET /api/v1/last?after=<all write tokens merged> answered 200;');
-  L.push('#   then SIGTERM (flushes heads), du -B1 $TMP/store and $TMP/log');
+  L.push('#   then wait until background compaction/tiering settle (/metrics), SIGTERM (flushes heads), du -B1 $TMP/store, $TMP/cold and $TMP/log');
   L.push('# V3 queries: restarted on the same data dir with --query-cache-bytes 0 --metadata-cache-bytes 0; VM queries carry nocache=1');
   L.push('```');
   L.push('');
