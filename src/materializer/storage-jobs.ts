@@ -10,6 +10,8 @@ export interface StorageJobsOptions {
   intervalMs: number;
   graceMs: number;
   maxFragments: number;
+  /** Defer seals of windows still receiving blocks (compactor.ts StorageJobOptions.deferBusy; default true). */
+  deferBusy?: boolean;
   logger: Logger;
   metrics: Metrics;
   /** Dead block bytes in a store that make a busy store compact anyway (default 64 MiB; 0: only when idle). */
@@ -103,7 +105,7 @@ export function startStorageJobs(o: StorageJobsOptions): StorageJobs {
         if (stopped) break;
         try {
           const freed: Freed = { hot: 0, cold: 0 };
-          await compactPartition(s, { graceMs: o.graceMs, maxFragments: o.maxFragments, logger: log, metrics: o.metrics, stopped: () => stopped, freed });
+          await compactPartition(s, { graceMs: o.graceMs, maxFragments: o.maxFragments, deferBusy: o.deferBusy ?? true, logger: log, metrics: o.metrics, stopped: () => stopped, freed });
           // The hot store also holds what every flush rewrites (the partition's state record) and the series index:
           // it is compacted after any seal of its partitions, whichever tier the seal freed bytes in.
           note(s.hot, 'hot', s.partition, freed.hot + freed.cold);

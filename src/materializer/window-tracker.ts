@@ -9,6 +9,8 @@ interface Counts {
    */
   uncertain: boolean;
   known: Uint8Array;
+  /** The pass epoch (see beginPass) in which a block last arrived: a window still being loaded waits to be sealed. */
+  touched: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -29,6 +31,10 @@ function grow(arr: Uint8Array, index: number): Uint8Array {
  */
 export class WindowTracker {
   private readonly windows = new Map<number, Counts>();
+  /** Stamped on arriving blocks; advanced by beginPass. */
+  private epoch = 1;
+  /** The epoch the previous pass began, Infinity before the first pass (nothing arrived "since the last pass"). */
+  private lastPassEpoch = Number.POSITIVE_INFINITY;
 
   clear(): void {
     this.windows.clear();
@@ -39,8 +45,9 @@ export class WindowTracker {
     if (!c) {
       if (delta <= 0) return;
       // Not tracked (and never dropped) since the startup scan: the scan or this add is the window's first block.
-      this.windows.set(window, (c = { hot: EMPTY, cold: EMPTY, uncertain: false, known: EMPTY }));
+      this.windows.set(window, (c = { hot: EMPTY, cold: EMPTY, uncertain: false, known: EMPTY, touched: this.epoch }));
     }
+    if (delta > 0) c.touched = this.epoch;
     if (seriesId >= c[tier].length && delta <= 0) return;
     const arr = (c[tier] = grow(c[tier], seriesId));
     arr[seriesId] = Math.max(0, Math.min(255, arr[seriesId]! + delta));
@@ -50,9 +57,12 @@ export class WindowTracker {
   set(seriesId: number, window: number, hot: number, cold: number): void {
     const c = this.windows.get(window);
     const cur = (t: Tier): number => (c && seriesId < c[t].length ? c[t][seriesId]! : 0);
+    const touched = c?.touched;
     this.add('hot', seriesId, window, hot - cur('hot'));
     this.add('cold', seriesId, window, cold - cur('cold'));
     const after = this.windows.get(window);
+    // A recount after a seal is no new block: the window keeps the epoch of its last real arrival.
+    if (after) after.touched = touched ?? 0;
     if (after?.uncertain) {
       after.known = grow(after.known, seriesId);
       after.known[seriesId] = 1;
@@ -62,6 +72,16 @@ export class WindowTracker {
   /** True when the weights of the series may miss a block in the store. */
   unsure(c: Readonly<Counts>, seriesId: number): boolean {
     return c.uncertain && c.known[seriesId] !== 1;
+  }
+
+  /**
+   * Starts a storage pass over the partition and returns the epoch from which a window counts as busy (a block
+   * arrived since the previous pass began): `counts(w).touched >= beginPass()`. Before the first pass nothing is busy.
+   */
+  beginPass(): number {
+    const busyFrom = this.lastPassEpoch;
+    this.lastPassEpoch = ++this.epoch;
+    return busyFrom;
   }
 
   /** Windows in ascending order. */

@@ -61,7 +61,20 @@ function newState(hot: KvStore, cold: KvStore, clock: { t: number }): PartitionS
   return new PartitionState({ partition: P, store: hot, coldStore: cold, hotDurationMs: HOT, now: () => clock.t, logger: silentLogger(), metrics: createMetrics(), blockWindowMs: W });
 }
 
-const jobOpts = (graceMs = 0) => ({ graceMs, maxFragments: 4, logger: silentLogger(), metrics: createMetrics(), stopped: () => false });
+const jobOpts = (graceMs = 0, deferBusy = false, maxFragments = 4) => ({ graceMs, maxFragments, deferBusy, logger: silentLogger(), metrics: createMetrics(), stopped: () => false });
+
+/** A store that counts its synced batches. */
+function countingStore(inner: KvStore): KvStore & { synced: number } {
+  const s = {
+    ...inner,
+    synced: 0,
+    async batch(ops: BatchOp[], o?: { sync?: boolean }) {
+      if (o?.sync) s.synced++;
+      return inner.batch(ops, o);
+    },
+  };
+  return s;
+}
 
 /** The log and what reading it in order must give: per series, timestamp → last value. */
 class Model {
@@ -172,7 +185,7 @@ describe('storage lifecycle: compaction and hot/cold tiers', () => {
       if (r < 0.45) rig.state.apply([model.add(randomPoints(rnd, rig.clock.t, rnd.int(1, 30)))]);
       else if (r < 0.6) pending.push(rig.state.flush('test'));
       else if (r < 0.75) {
-        if (!job) job = compactPartition(rig.state, jobOpts(rnd.int(0, 2) * 5000)).finally(() => (job = null));
+        if (!job) job = compactPartition(rig.state, jobOpts(rnd.int(0, 2) * 5000, rnd.next() < 0.5)).finally(() => (job = null));
       } else if (r < 0.85) rig.clock.t += rnd.int(0, 4000);
       else await checkReads(rig.state, model, `step ${step}`);
       if (rnd.next() < 0.3) await new Promise((res) => setImmediate(res));
@@ -272,7 +285,7 @@ describe('storage lifecycle: compaction and hot/cold tiers', () => {
         rig.state.apply(model.records.slice(i, i + 5));
         await rig.state.flush('test');
         rig.clock.t += 1000;
-        if (i % 10 === 0) await compactPartition(rig.state, jobOpts(name === 'r1' ? 0 : 2000)); // different job timing
+        if (i % 10 === 0) await compactPartition(rig.state, name === 'r1' ? jobOpts(0) : jobOpts(2000, true)); // different job timing
       }
       rig.clock.t += HOT;
       await compactPartition(rig.state, jobOpts());
@@ -283,6 +296,80 @@ describe('storage lifecycle: compaction and hot/cold tiers', () => {
       await rig.close();
     }
     assert.deepEqual(dumps[0], dumps[1]);
+  });
+
+  it('a window still receiving fragments is sealed once it is quiet for a pass, or when it reaches max fragments', async () => {
+    const rig = await openRig(join(tmp.dir, 'busy'));
+    const model = new Model();
+    // A cold window (as in a bulk load of old data), two series: s0 keeps receiving fragments, s1 gets one.
+    const window = Math.floor((rig.clock.t - HOT - 3 * W) / W) * W;
+    let t = window;
+    const fragment = async (s: string): Promise<void> => {
+      rig.state.apply([model.add([{ metric: 'lc', tags: { s }, timestamp: t++, value: t % 7 }])]);
+      await rig.state.flush('test');
+    };
+    const pass = () => compactPartition(rig.state, jobOpts(0, true, 8));
+    const blocksOf = async (s: string): Promise<string[]> => (await rawPoints(rig.hot, rig.cold)).windows.get(`${rig.state.index.idOf(`lc{s="${s}"}`)}@${window}`) ?? [];
+    await pass(); // the first pass: only from here on does "since the previous pass" mean something
+    await fragment('s0');
+    await fragment('s1');
+    await pass();
+    assert.equal((await blocksOf('s0')).length, 1, 'busy since the previous pass: not sealed');
+    assert.equal(rig.state.tierStats.cold.blocks, 2);
+    await fragment('s0');
+    await pass();
+    assert.deepEqual(await blocksOf('s0'), ['cold#0', 'cold#2'], 'still busy: the fragments wait');
+    await pass();
+    assert.deepEqual(await blocksOf('s0'), ['cold#2'], 'quiet for a pass: sealed once');
+    assert.deepEqual(await blocksOf('s1'), ['cold#1']);
+    await checkSettled(rig, model);
+    // A window that never goes quiet is still sealed once a series holds maxFragments worth (cold fragments weigh 2).
+    for (let i = 0; i < 3; i++) {
+      await fragment('s0');
+      await pass();
+      assert.equal((await blocksOf('s0')).length, i + 2, `fragment ${i + 1}: busy, below max`);
+    }
+    await fragment('s0');
+    await pass();
+    assert.equal((await blocksOf('s0')).length, 1, 'sealed at max fragments while busy');
+    await checkReads(rig.state, model, 'after the busy passes');
+    await rig.close();
+  });
+
+  it('a pass writes many windows\' seals in a few synced batches, with the same result as one seal at a time', async () => {
+    const rnd = seededRandom('lifecycle-grouped');
+    const model = new Model();
+    const clock = { t: 1_000_000 };
+    for (let f = 0; f < 3; f++) model.add(Array.from({ length: 300 }, (_, i) => ({ metric: 'lc', tags: { s: `g${i % 40}` }, timestamp: clock.t - HOT - W - rnd.int(0, 60) * 500, value: rnd.int(0, 100) })));
+    const dumps: string[] = [];
+    const synced: number[] = [];
+    for (const grouped of [true, false]) {
+      const dir = join(tmp.dir, grouped ? 'grouped' : 'single');
+      const hot = createClassicLevelStore({ location: join(dir, 'hot') });
+      const inner = createClassicLevelStore({ location: join(dir, 'cold') });
+      await hot.open();
+      await inner.open();
+      const cold = countingStore(inner);
+      const state = newState(hot, cold, { ...clock });
+      await state.load();
+      for (const rec of model.records) {
+        state.apply([rec]);
+        await state.flush('test');
+      }
+      const before = cold.synced;
+      if (grouped) await compactPartition(state, jobOpts());
+      else for (const w of state.tracker.windowStarts()) for (let id = 0; id < 40; id++) await sealWindow(state, id, w, 'cold');
+      synced.push(cold.synced - before);
+      await checkReads(state, model, grouped ? 'grouped' : 'single');
+      let dump = '';
+      for (const store of [hot, cold]) for await (const [k, v] of store.iterate({ gte: Buffer.from([PREFIX_BLOCK]), lt: Buffer.from([PREFIX_BLOCK + 1]) })) dump += `${k.toString('hex')}=${v.toString('hex')}\n`;
+      dumps.push(dump);
+      await hot.close();
+      await inner.close();
+    }
+    assert.equal(dumps[0], dumps[1], 'grouped and one-at-a-time seals store the same blocks');
+    assert.ok(synced[1]! > 40, `one synced batch per seal: ${synced[1]}`);
+    assert.ok(synced[0]! <= 2, `grouped: ${synced[0]} synced cold batches`);
   });
 
   it('sealing a window keeps a fragment flushed after the seal read its snapshot, and that fragment still wins', async () => {
