@@ -20,6 +20,7 @@ import {
   ENCODING_GORILLA,
   FLAG_SEALED,
   FLAG_STRICTLY_INCREASING,
+  blockHeaderSize,
   decodeBlock,
   decodeBlockHeader,
   encodeBlock,
@@ -334,15 +335,31 @@ function runOne(ts: number[], vs: Float64Array, cold: boolean, counts: Map<strin
   const sealed = encodeBlock(ts, vs, { sealed: true });
   const whyS = checkBlock(sealed, ts, vs, { ...exp, flags: exp.flags | FLAG_SEALED });
   if (whyS !== null) return `sealed: ${whyS}`;
+  const whyL = sameHeaderAcrossLayouts(hot, sealed);
+  if (whyL !== null) return `sealed vs hot header: ${whyL}`;
+  counts.set('sealed header B', (counts.get('sealed header B') ?? 0) + blockHeaderSize(sealed));
   if (cold) {
     const c = encodeBlock(ts, vs, { cold: true, sealed: true });
     counts.set(`cold enc ${c[3]}`, (counts.get(`cold enc ${c[3]}`) ?? 0) + 1);
     const whyC = checkBlock(c, ts, vs, { ...exp, flags: exp.flags | FLAG_SEALED });
     if (whyC !== null) return `cold: ${whyC}`;
-    if (c.length > hot.length) return `cold ${c.length} B > hot ${hot.length} B`;
+    if (c.length > sealed.length) return `cold ${c.length} B > sealed ${sealed.length} B`;
   }
   const { regular, constant } = regularAndConstant(ts, vs);
   return checkForcedModes(ts, vs, exp, regular, constant, counts);
+}
+
+/** The compact (version-2) header of a sealed block reads back the same fields as the 76-byte header. */
+function sameHeaderAcrossLayouts(hot: Buffer, sealed: Buffer): string | null {
+  const a = decodeBlockHeader(hot);
+  const b = decodeBlockHeader(sealed);
+  if (a.version !== 1 || b.version !== 2) return `versions ${a.version}/${b.version}, want 1/2`;
+  if (b.flags !== (a.flags | FLAG_SEALED)) return `flags ${b.flags} != ${a.flags | FLAG_SEALED}`;
+  for (const f of ['encoding', 'count', 'minT', 'maxT'] as const) if (a[f] !== b[f]) return `${f} ${b[f]} != ${a[f]}`;
+  // Two encodes may pick different NaN payloads for min/max/sum (see checkBlock); first/last are copied bits.
+  for (const f of ['min', 'max', 'sum'] as const) if (!sameBits(a[f], b[f]) && !(Number.isNaN(a[f]) && Number.isNaN(b[f]))) return `${f} ${b[f]} != ${a[f]}`;
+  for (const f of ['first', 'last'] as const) if (!sameBits(a[f], b[f])) return `${f} ${b[f]} != ${a[f]}`;
+  return null;
 }
 
 /** Shrinks a failing block to the shortest failing prefix, then drops single points while it still fails. */

@@ -4,6 +4,8 @@
  *   gorilla v1   the version-1 encoder: 76-byte header + gorilla stream (what stores held before encoding 3)
  *   hot          encodeBlock(ts, vs): the smallest of const-regular / columnar / gorilla by the hot-path rules
  *   cold         encodeBlock(ts, vs, { cold: true }): every candidate plus deflate/brotli
+ *   sealed       encodeBlock(ts, vs, { sealed: true }): hot body, compact version-2 header (compaction's output)
+ *   cold sealed  encodeBlock(ts, vs, { cold: true, sealed: true }): the cold tier's output
  * Run: `npx tsc -p tsconfig.json && node dist/bench/codec.js [points-per-dataset]`.
  */
 
@@ -129,11 +131,11 @@ function gorillaRow(d: Dataset, points: number): Row {
   return { dataset: d.name, codec: 'gorilla v1', bytesPerPoint: bytes / points, encodeMpts: points / encS / 1e6, decodeMpts: points / decS / 1e6, encodings: '1' };
 }
 
-function blockRow(d: Dataset, points: number, cold: boolean): Row {
+function blockRow(d: Dataset, points: number, cold: boolean, sealed = false): Row {
   const blocks: Buffer[] = [];
   const encS = best(() => {
     blocks.length = 0;
-    for (const b of d.blocks) blocks.push(encodeBlock(b.ts, b.vs, { cold }));
+    for (const b of d.blocks) blocks.push(encodeBlock(b.ts, b.vs, { cold, sealed }));
   });
   const decS = best(() => {
     for (const b of blocks) sink += decodeBlock(b).ts.length;
@@ -143,7 +145,7 @@ function blockRow(d: Dataset, points: number, cold: boolean): Row {
   const bytes = blocks.reduce((a, b) => a + b.length, 0);
   return {
     dataset: d.name,
-    codec: cold ? 'cold' : 'hot',
+    codec: `${cold ? 'cold' : 'hot'}${sealed ? ' sealed' : ''}`,
     bytesPerPoint: bytes / points,
     encodeMpts: points / encS / 1e6,
     decodeMpts: points / decS / 1e6,
@@ -155,14 +157,14 @@ export async function main(points = Number(process.argv[2] ?? 360_000)): Promise
   const rows: Row[] = [];
   for (const d of datasets(points)) {
     const n = d.blocks.reduce((a, b) => a + b.ts.length, 0);
-    rows.push(gorillaRow(d, n), blockRow(d, n, false), blockRow(d, n, true));
+    rows.push(gorillaRow(d, n), blockRow(d, n, false), blockRow(d, n, true), blockRow(d, n, false, true), blockRow(d, n, true, true));
   }
   if (sink === 42) console.log(''); // keeps the decode loops observable
   const head = ['dataset', 'codec', 'B/pt', 'enc Mpt/s', 'dec Mpt/s', 'encodings (id×blocks)'];
   const cells = rows.map((r) => [r.dataset, r.codec, r.bytesPerPoint.toFixed(4), r.encodeMpts.toFixed(1), r.decodeMpts.toFixed(1), r.encodings]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]): string => c.map((s, i) => (i < 2 || i === 5 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
-  console.log(`codec benchmark: ~${points} points per dataset, ${BLOCK_POINTS}-point blocks incl. the 76-byte header, best of ${ROUNDS}, node ${process.version}`);
+  console.log(`codec benchmark: ~${points} points per dataset, ${BLOCK_POINTS}-point blocks incl. the header (76 bytes hot, compact when sealed), best of ${ROUNDS}, node ${process.version}`);
   console.log(line(head));
   for (const c of cells) console.log(line(c));
   return rows;

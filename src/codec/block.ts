@@ -1,6 +1,8 @@
 /**
- * A stored block: a fixed 76-byte little-endian header (summary statistics so aggregates can skip the
- * body) followed by an encoded body. Layout and worked examples: docs/format/block.md.
+ * A stored block: a header (summary statistics so aggregates can skip the body) followed by an encoded body.
+ * Hot blocks use the fixed 76-byte little-endian version-1 header; sealed blocks (written once, read many
+ * times) use the variable-length version-2 header of block-header-compact.ts. Layout and worked examples:
+ * docs/format/block.md.
  *
  * The encoder picks the body per block: empty when values are constant and timestamps a fixed step,
  * otherwise columnar (decimal-scaled integers, range-coded) when the values have an exact decimal form,
@@ -13,10 +15,13 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TsdbError } from '../common/errors.js';
 import { decodeColumnar, encodeColumnar, planColumnar } from './block-columnar.js';
+import { BLOCK_VERSION_COMPACT, decodeCompactHeader, encodeCompactHeader } from './block-header-compact.js';
 import { GorillaDecoder, GorillaEncoder } from './gorilla.js';
 
 export const BLOCK_MAGIC = 0x4256; // bytes 0x56 0x42, "VB", when read as u16 little-endian
 export const BLOCK_VERSION = 1;
+export { BLOCK_VERSION_COMPACT };
+/** Size of the version-1 (hot) header; a sealed block's header size comes from blockHeaderSize(). */
 export const BLOCK_HEADER_SIZE = 76;
 /** Body is a gorilla stream of `count` points. */
 export const ENCODING_GORILLA = 1;
@@ -30,7 +35,10 @@ export const COMPRESSION_DEFLATE = 1;
 export const COMPRESSION_BROTLI = 2;
 /** Timestamps are strictly increasing in stored order, so minT/maxT are the first/last points. */
 export const FLAG_STRICTLY_INCREASING = 1;
-/** Written by compaction (docs/storage-lifecycle.md): the one block of its window, not a flush fragment. */
+/**
+ * Written by compaction or the cold tier (docs/storage-lifecycle.md): the one block of its window, not a flush
+ * fragment. Such blocks carry the compact version-2 header.
+ */
 export const FLAG_SEALED = 2;
 
 const OFF = {
@@ -78,7 +86,7 @@ export interface EncodeBlockOptions {
    * wrap the body in deflate or brotli when that makes it smaller.
    */
   cold?: boolean;
-  /** Sets FLAG_SEALED (compaction's output). */
+  /** Sets FLAG_SEALED (compaction's output) and writes the compact version-2 header. */
   sealed?: boolean;
 }
 
@@ -149,12 +157,26 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>, opts: 
       : n === 0
         ? { encoding: ENCODING_GORILLA, a: NO_BYTES, b: null, length: 0 }
         : chooseBody(ts, vs, minT, regular, constant, opts.cold === true);
+  const flags = (increasing ? FLAG_STRICTLY_INCREASING : 0) | (opts.sealed === true ? FLAG_SEALED : 0);
+  // Straight from the input so NaN payloads reach the header unchanged.
+  const first = firstIdx >= 0 ? vs[firstIdx] : 0;
+  const last = lastIdx >= 0 ? vs[lastIdx] : 0;
+
+  if (opts.sealed === true) {
+    const head = encodeCompactHeader({ version: BLOCK_VERSION_COMPACT, encoding: body.encoding, flags, count: n, minT, maxT, min, max, sum, first, last });
+    const out = Buffer.allocUnsafe(head.length + 4 + body.length);
+    out.set(head, 0);
+    out.set(body.a, head.length + 4);
+    if (body.b !== null) out.set(body.b, head.length + 4 + body.a.length);
+    out.writeUInt32LE(crcAround(out, head.length), head.length);
+    return out;
+  }
 
   const out = Buffer.alloc(BLOCK_HEADER_SIZE + body.length);
   out.writeUInt16LE(BLOCK_MAGIC, OFF.magic);
   out[OFF.version] = BLOCK_VERSION;
   out[OFF.encoding] = body.encoding;
-  out[OFF.flags] = (increasing ? FLAG_STRICTLY_INCREASING : 0) | (opts.sealed === true ? FLAG_SEALED : 0);
+  out[OFF.flags] = flags;
   out.writeUInt32LE(n, OFF.count);
   out.writeUInt32LE(body.length, OFF.bodyLength);
   writeInt64LE(out, minT, OFF.minT);
@@ -162,9 +184,8 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>, opts: 
   out.writeDoubleLE(min, OFF.min);
   out.writeDoubleLE(max, OFF.max);
   out.writeDoubleLE(sum, OFF.sum);
-  // Straight from the input so NaN payloads reach the header unchanged.
-  out.writeDoubleLE(firstIdx >= 0 ? vs[firstIdx] : 0, OFF.first);
-  out.writeDoubleLE(lastIdx >= 0 ? vs[lastIdx] : 0, OFF.last);
+  out.writeDoubleLE(first, OFF.first);
+  out.writeDoubleLE(last, OFF.last);
   out.set(body.a, BLOCK_HEADER_SIZE);
   if (body.b !== null) out.set(body.b, BLOCK_HEADER_SIZE + body.a.length);
   out.writeUInt32LE(blockCrc(out), OFF.crc);
@@ -242,8 +263,19 @@ function compress(algo: number, body: Uint8Array): Uint8Array {
   });
 }
 
+/** The header of either layout; the same fields whichever header the block carries (version tells which). */
 export function decodeBlockHeader(buf: Uint8Array, opts: { verifyCrc?: boolean } = {}): BlockHeader {
+  return readHeader(buf, opts.verifyCrc !== false).header;
+}
+
+/** Where the body starts: 76 for version-1 blocks, the compact header's length (CRC included) for version 2. */
+export function blockHeaderSize(buf: Uint8Array): number {
+  return readHeader(buf, false).bodyOffset;
+}
+
+function readHeader(buf: Uint8Array, verifyCrc: boolean): { header: BlockHeader; bodyOffset: number } {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (b.length > OFF.version && b[OFF.version] === BLOCK_VERSION_COMPACT) return readCompact(b, verifyCrc);
   if (b.length < BLOCK_HEADER_SIZE) bad(b, `shorter than the ${BLOCK_HEADER_SIZE}-byte header`);
   const magic = b.readUInt16LE(OFF.magic);
   if (magic !== BLOCK_MAGIC) bad(b, `bad magic 0x${hex(magic, 4)}`);
@@ -251,14 +283,14 @@ export function decodeBlockHeader(buf: Uint8Array, opts: { verifyCrc?: boolean }
   if (version !== BLOCK_VERSION) bad(b, `unsupported version ${version}`);
   const bodyLength = b.readUInt32LE(OFF.bodyLength);
   if (bodyLength !== b.length - BLOCK_HEADER_SIZE) bad(b, `body length ${bodyLength} does not match`);
-  if (opts.verifyCrc !== false) {
+  if (verifyCrc) {
     const stored = b.readUInt32LE(OFF.crc);
     const computed = blockCrc(b);
     if (stored !== computed) bad(b, `crc mismatch (stored 0x${hex(stored, 8)}, computed 0x${hex(computed, 8)})`);
   }
   const encoding = b[OFF.encoding];
   if (encoding < ENCODING_GORILLA || encoding > ENCODING_COMPRESSED) bad(b, `unknown encoding ${encoding}`);
-  return {
+  const header = {
     version,
     encoding,
     flags: b[OFF.flags],
@@ -271,14 +303,35 @@ export function decodeBlockHeader(buf: Uint8Array, opts: { verifyCrc?: boolean }
     first: b.readDoubleLE(OFF.first),
     last: b.readDoubleLE(OFF.last),
   };
+  return { header, bodyOffset: BLOCK_HEADER_SIZE };
+}
+
+function readCompact(b: Buffer, verifyCrc: boolean): { header: BlockHeader; bodyOffset: number } {
+  const magic = b.length >= 2 ? b.readUInt16LE(OFF.magic) : -1;
+  if (magic !== BLOCK_MAGIC) bad(b, `bad magic 0x${hex(magic, 4)}`);
+  let parsed;
+  try {
+    parsed = decodeCompactHeader(b);
+  } catch (e) {
+    bad(b, (e as Error).message);
+  }
+  const { header, crcOffset } = parsed;
+  if (verifyCrc) {
+    const stored = b.readUInt32LE(crcOffset);
+    const computed = crcAround(b, crcOffset);
+    if (stored !== computed) bad(b, `crc mismatch (stored 0x${hex(stored, 8)}, computed 0x${hex(computed, 8)})`);
+  }
+  const { encoding } = header;
+  if (encoding < ENCODING_GORILLA || encoding > ENCODING_COMPRESSED) bad(b, `unknown encoding ${encoding}`);
+  return { header, bodyOffset: crcOffset + 4 };
 }
 
 export function decodeBlock(buf: Uint8Array): { header: BlockHeader; ts: number[]; vs: number[] } {
-  const header = decodeBlockHeader(buf);
+  const { header, bodyOffset } = readHeader(buf, true);
   const ts: number[] = [];
   const vs: number[] = [];
   let encoding = header.encoding;
-  let body = buf.subarray(BLOCK_HEADER_SIZE);
+  let body = buf.subarray(bodyOffset);
   if (encoding === ENCODING_COMPRESSED) {
     if (body.length < 2) bad(buf, 'compressed body shorter than 2 bytes');
     const algo = body[0];
@@ -329,8 +382,13 @@ export function decodeBlock(buf: Uint8Array): { header: BlockHeader; ts: number[
 
 /** CRC32 of header bytes [0, 72) followed by the body, i.e. everything except the CRC field itself. */
 function blockCrc(b: Uint8Array): number {
-  const head = crc32(b.subarray(0, OFF.crc));
-  return crc32(b.subarray(BLOCK_HEADER_SIZE), head) >>> 0;
+  return crcAround(b, OFF.crc);
+}
+
+/** CRC32 of everything except the 4 bytes at crcOffset (the CRC field ends both header layouts). */
+function crcAround(b: Uint8Array, crcOffset: number): number {
+  const head = crc32(b.subarray(0, crcOffset));
+  return crc32(b.subarray(crcOffset + 4), head) >>> 0;
 }
 
 function writeInt64LE(b: Buffer, t: number, off: number): void {
