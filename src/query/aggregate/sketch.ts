@@ -25,9 +25,12 @@
  * The hot path (add / addRange) allocates nothing: counters live in Float64Arrays that grow (doubling, at most
  * 2 × nextPow2(maxBuckets) slots per store) only when a new key falls outside them.
  */
-import { TsdbError } from '../../common/errors.js';
+import { SKETCH_FORMAT_VERSION, decodeSketch, encodeSketch } from './sketch-codec.js';
+import { sketchError } from './sketch-error.js';
+import { KeyStore } from './sketch-key-store.js';
 
-export const SKETCH_FORMAT_VERSION = 1;
+export { SKETCH_FORMAT_VERSION };
+
 /** Relative accuracy the engine's percentile sketches guarantee. */
 export const DEFAULT_SKETCH_ALPHA = 0.01;
 /** Most keys per sign store (see the memory bound above). */
@@ -35,253 +38,12 @@ export const DEFAULT_SKETCH_MAX_BUCKETS = 4096;
 /** Smallest magnitude that gets a bucket (2^-1022, the smallest normal double); smaller ones count as zero. */
 export const SKETCH_MIN_INDEXABLE = 2 ** -1022;
 const MAX_VALUE = Number.MAX_VALUE;
-const HEADER_BYTES = 30;
 /** Relative margin between the documented α and the mapping's a (see the file comment). */
 const ALPHA_MARGIN = 1e-6;
 
 /** 1-based nearest rank of percentile NN over n values: ceil(NN·n/100), at least 1 (NN·n is exact for integer NN). */
 export function nearestRank(pct: number, n: number): number {
   return Math.max(1, Math.ceil((pct * n) / 100));
-}
-
-function sketchError(what: string, why: string): TsdbError {
-  return new TsdbError('TSDB_ERR_INTERNAL', `cannot ${what}: ${why}`, { retriable: false });
-}
-
-/** Consecutive bucket counters for one sign, keyed by integer keys, bounded to maxBuckets keys. */
-class KeyStore {
-  /** c[k - off] = count of key k; zero outside [lo, hi]. */
-  c: Float64Array;
-  off = 0;
-  /** Lowest and highest non-zero keys; lo > hi (1, 0) when empty. */
-  lo = 1;
-  hi = 0;
-  total = 0;
-
-  constructor(
-    /** true: fold the lowest keys when over maxBuckets (positives); false: fold the highest (negatives). */
-    readonly foldLow: boolean,
-    readonly maxBuckets: number,
-    readonly capMax: number,
-    initialCap = 64,
-  ) {
-    this.c = new Float64Array(Math.min(initialCap, capMax));
-  }
-
-  clear(): void {
-    if (this.total > 0) this.c.fill(0, this.lo - this.off, this.hi - this.off + 1);
-    this.lo = 1;
-    this.hi = 0;
-    this.total = 0;
-  }
-
-  add(k: number, w: number): void {
-    if (k >= this.lo && k <= this.hi) {
-      this.c[k - this.off] += w;
-      this.total += w;
-      return;
-    }
-    this.include(k, k);
-    if (k < this.lo) k = this.lo; // folded (foldLow)
-    else if (k > this.hi) k = this.hi; // folded (!foldLow)
-    this.c[k - this.off] += w;
-    this.total += w;
-  }
-
-  /**
-   * Widens [lo, hi] to include [a, b] (a <= b, about to receive counts), folding past maxBuckets, and makes the
-   * counters cover the new range.
-   */
-  include(a: number, b: number): void {
-    const empty = this.total === 0;
-    let nLo = empty ? a : Math.min(a, this.lo);
-    let nHi = empty ? b : Math.max(b, this.hi);
-    const B = this.maxBuckets;
-    if (nHi - nLo + 1 > B) {
-      if (this.foldLow) nLo = nHi - B + 1;
-      else nHi = nLo + B - 1;
-    }
-    let folded = 0;
-    if (!empty) {
-      const c = this.c;
-      const off = this.off;
-      if (this.lo < nLo) {
-        for (let k = this.lo, e = Math.min(this.hi, nLo - 1); k <= e; k++) {
-          folded += c[k - off]!;
-          c[k - off] = 0;
-        }
-      }
-      if (this.hi > nHi) {
-        for (let k = Math.max(this.lo, nHi + 1); k <= this.hi; k++) {
-          folded += c[k - off]!;
-          c[k - off] = 0;
-        }
-      }
-    }
-    if (nLo < this.off || nHi >= this.off + this.c.length) this.relayout(nLo, nHi, empty);
-    if (folded > 0) this.c[(this.foldLow ? nLo : nHi) - this.off] += folded;
-    this.lo = nLo;
-    this.hi = nHi;
-  }
-
-  /** New counters covering [nLo, nHi] with slack on both sides; keeps the (already folded) counts. */
-  private relayout(nLo: number, nHi: number, empty: boolean): void {
-    const span = nHi - nLo + 1;
-    let cap = this.c.length;
-    while (cap < 2 * span && cap < this.capMax) cap *= 2;
-    if (cap < span) cap = span; // only when capMax < span, which the constructor rules out
-    const off = nLo - Math.floor((cap - span) / 2);
-    const next = cap === this.c.length && empty ? this.c : new Float64Array(cap);
-    if (!empty) {
-      const from = Math.max(this.lo, nLo);
-      const to = Math.min(this.hi, nHi);
-      for (let k = from; k <= to; k++) next[k - off] = this.c[k - this.off]!;
-    }
-    this.c = next;
-    this.off = off;
-  }
-
-  /** Key holding the r-th (1-based, r <= total) value counting from the lowest key. */
-  keyFromLow(r: number): number {
-    let acc = 0;
-    for (let k = this.lo; k <= this.hi; k++) {
-      acc += this.c[k - this.off]!;
-      if (acc >= r) return k;
-    }
-    return this.hi;
-  }
-
-  /** Key holding the r-th (1-based, r <= total) value counting from the highest key. */
-  keyFromHigh(r: number): number {
-    let acc = 0;
-    for (let k = this.hi; k >= this.lo; k--) {
-      acc += this.c[k - this.off]!;
-      if (acc >= r) return k;
-    }
-    return this.lo;
-  }
-
-  merge(o: KeyStore): void {
-    if (o.total === 0) return;
-    this.include(o.lo, o.hi);
-    const lo = this.lo;
-    const hi = this.hi;
-    for (let k = o.lo; k <= o.hi; k++) {
-      const n = o.c[k - o.off]!;
-      if (n === 0) continue;
-      const t = k < lo ? lo : k > hi ? hi : k;
-      this.c[t - this.off] += n;
-    }
-    this.total += o.total;
-  }
-
-  count(k: number): number {
-    return k >= this.lo && k <= this.hi ? this.c[k - this.off]! : 0;
-  }
-}
-
-/** A growable little-endian byte buffer. */
-class Writer {
-  buf = new Uint8Array(256);
-  len = 0;
-  private dv = new DataView(this.buf.buffer);
-
-  private room(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-    this.dv = new DataView(next.buffer);
-  }
-
-  u8(x: number): void {
-    this.room(1);
-    this.buf[this.len++] = x;
-  }
-
-  u32(x: number): void {
-    this.room(4);
-    this.dv.setUint32(this.len, x, true);
-    this.len += 4;
-  }
-
-  f64(x: number): void {
-    this.room(8);
-    this.dv.setFloat64(this.len, x, true);
-    this.len += 8;
-  }
-
-  /** Unsigned LEB128 of a safe integer >= 0 (arithmetic, not 32-bit bit operations). */
-  uvar(x: number): void {
-    this.room(8);
-    while (x >= 0x80) {
-      this.buf[this.len++] = (x % 0x80) | 0x80;
-      x = Math.floor(x / 0x80);
-    }
-    this.buf[this.len++] = x;
-  }
-
-  /** Zigzag varint of an int32: 0, -1, 1, -2 ... -> 0, 1, 2, 3 ... */
-  svar(x: number): void {
-    this.uvar(x >= 0 ? 2 * x : -2 * x - 1);
-  }
-}
-
-class Reader {
-  pos = 0;
-  private dv: DataView;
-
-  constructor(
-    readonly buf: Uint8Array,
-    private readonly fail: (why: string) => never,
-  ) {
-    this.dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  }
-
-  need(n: number): void {
-    if (this.pos + n > this.buf.length) this.fail(`truncated at byte ${this.pos} (need ${n} more)`);
-  }
-
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++]!;
-  }
-
-  u32(): number {
-    this.need(4);
-    const x = this.dv.getUint32(this.pos, true);
-    this.pos += 4;
-    return x;
-  }
-
-  f64(): number {
-    this.need(8);
-    const x = this.dv.getFloat64(this.pos, true);
-    this.pos += 8;
-    return x;
-  }
-
-  uvar(): number {
-    let x = 0;
-    let mul = 1;
-    for (let i = 0; ; i++) {
-      if (i === 8) this.fail(`varint at byte ${this.pos} is longer than 8 bytes`);
-      const b = this.u8();
-      x += (b & 0x7f) * mul;
-      if ((b & 0x80) === 0) {
-        if (b === 0 && i > 0) this.fail(`varint ending at byte ${this.pos - 1} is not minimal`);
-        break;
-      }
-      mul *= 0x80;
-    }
-    if (!Number.isSafeInteger(x)) this.fail(`varint ending at byte ${this.pos - 1} is over 2^53-1`);
-    return x;
-  }
-
-  svar(): number {
-    const z = this.uvar();
-    return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-  }
 }
 
 export interface SketchBuckets {
@@ -501,95 +263,19 @@ export class DDSketch {
 
   /** Serializes to the layout of docs/format/sketch.md (version 1). Equal sketches give equal bytes. */
   encode(): Uint8Array {
-    const w = new Writer();
-    w.u8(SKETCH_FORMAT_VERSION);
-    w.u8(0);
-    w.f64(this.alpha);
-    w.u32(this.maxBuckets);
-    w.f64(this.lowest);
-    w.f64(this.highest);
-    w.uvar(this.zero);
-    for (const s of [this.pos, this.neg]) {
-      if (s.total === 0) {
-        w.uvar(0);
-        continue;
-      }
-      w.uvar(s.hi - s.lo + 1);
-      w.svar(s.lo);
-      for (let k = s.lo; k <= s.hi; ) {
-        const n = s.count(k);
-        if (n > 0) {
-          w.uvar(n);
-          k++;
-          continue;
-        }
-        let run = 1;
-        while (s.count(k + run) === 0) run++; // ends: s.hi has a non-zero count
-        w.uvar(0);
-        w.uvar(run - 1);
-        k += run;
-      }
-    }
-    return w.buf.slice(0, w.len);
+    return encodeSketch({ alpha: this.alpha, maxBuckets: this.maxBuckets, lowest: this.lowest, highest: this.highest, zero: this.zero }, this.pos, this.neg);
   }
 
   /** Parses bytes written by encode (docs/format/sketch.md); throws TSDB_ERR_INTERNAL on anything malformed. */
   static decode(bytes: Uint8Array): DDSketch {
-    const fail = (why: string): never => {
-      throw sketchError(`decode sketch (${bytes.length} bytes)`, why);
-    };
-    const r = new Reader(bytes, fail);
-    r.need(HEADER_BYTES);
-    const version = r.u8();
-    if (version !== SKETCH_FORMAT_VERSION) fail(`unknown version ${version}`);
-    const flags = r.u8();
-    if (flags !== 0) fail(`unknown flags ${flags}`);
-    const alpha = r.f64();
-    const maxBuckets = r.u32();
-    if (!(alpha > 0 && alpha < 1)) fail(`relative accuracy ${alpha} is not in (0, 1)`);
-    if (maxBuckets < 1) fail('maxBuckets is 0');
-    const s = new DDSketch(alpha, maxBuckets);
-    const lowest = r.f64();
-    const highest = r.f64();
-    s.zero = r.uvar();
-    for (const store of [s.pos, s.neg]) {
-      const len = r.uvar();
-      if (len === 0) continue;
-      if (len > maxBuckets) fail(`a store spans ${len} keys, over maxBuckets ${maxBuckets}`);
-      const lo = r.svar();
-      const hi = lo + len - 1;
-      if (lo < s.minKey || hi > s.maxKey) fail(`keys ${lo}..${hi} are outside ${s.minKey}..${s.maxKey}`);
-      store.include(lo, hi);
-      let total = 0;
-      let afterRun = false;
-      for (let k = lo; k <= hi; ) {
-        const n = r.uvar();
-        if (n > 0) {
-          store.c[k - store.off] = n;
-          total += n;
-          k++;
-          afterRun = false;
-          continue;
-        }
-        const run = r.uvar() + 1;
-        if (k === lo || k + run > hi) fail(`a zero run at key ${k} reaches an end of the store`);
-        if (afterRun) fail(`two zero runs in a row at key ${k}`);
-        afterRun = true;
-        k += run;
-      }
-      if (store.c[lo - store.off] === 0 || store.c[hi - store.off] === 0) fail('a store does not start and end with a non-zero count');
-      if (!Number.isSafeInteger(total)) fail('counts exceed 2^53-1');
-      store.total = total;
-    }
-    if (r.pos !== bytes.length) fail(`${bytes.length - r.pos} trailing bytes`);
-    const n = s.count;
-    if (!Number.isSafeInteger(n)) fail('counts exceed 2^53-1');
-    if (n === 0 ? lowest !== Infinity || highest !== -Infinity : !(Number.isFinite(lowest) && Number.isFinite(highest) && lowest <= highest)) {
-      fail(`min ${lowest} / max ${highest} do not fit ${n} values`);
-    }
-    if ((s.neg.total > 0 && !(lowest < 0)) || (s.pos.total > 0 && !(highest > 0))) fail(`min ${lowest} / max ${highest} do not fit the stores`);
-    s.lowest = lowest;
-    s.highest = highest;
+    let s!: DDSketch;
+    const rest = decodeSketch(bytes, (alpha, maxBuckets) => {
+      s = new DDSketch(alpha, maxBuckets);
+      return { pos: s.pos, neg: s.neg, minKey: s.minKey, maxKey: s.maxKey };
+    });
+    s.zero = rest.zero;
+    s.lowest = rest.lowest;
+    s.highest = rest.highest;
     return s;
   }
 }
