@@ -1,5 +1,5 @@
 /**
- * The compact version-2 block header, written on sealed blocks only (docs/format/block.md §3). A sealed
+ * The compact version-2 block header, written on sealed blocks only (docs/format/block.md §8). A sealed
  * 720-point block body is ~200 bytes, so the fixed 76-byte header was a quarter of it; sealed blocks are
  * written once and read many times, so a variable-length header that needs a short parse pays there.
  *
@@ -50,8 +50,10 @@ export function encodeCompactHeader(h: BlockHeader): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Throws a plain Error with the reason; block.ts wraps it into the catalogue error. */
-/** The fields, and where the CRC field starts (the body follows it); the caller checks magic, CRC, encoding. */
+/**
+ * The fields, and where the CRC field starts (the body follows it); the caller checks magic, CRC and encoding.
+ * Throws a plain Error with the reason; block.ts wraps it into the catalogue error.
+ */
 export function decodeCompactHeader(b: Uint8Array): { header: BlockHeader; crcOffset: number } {
   if (b.length < 7) throw new Error('shorter than the 7 fixed bytes of a compact header');
   const layout = b[5];
