@@ -1,71 +1,30 @@
 import { decodeLogRecordColumns, type SeriesBatch } from '../codec/avro-record.js';
-import { decodeBlock } from '../codec/block.js';
-import { decodeGorilla } from '../codec/gorilla.js';
-import { loggedSampleProblem, loggedSeriesProblem } from '../codec/validate-points.js';
 import { isTsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
-import { canonicalSeriesKey, parseSeriesKey } from '../common/series-key.js';
+import { parseSeriesKey } from '../common/series-key.js';
 import type { LogRecord } from '../log/types.js';
 import type { PointColumns, ReadPartsOptions, SeriesParts } from '../store/read-model.js';
-import {
-  blockKey,
-  blockRange,
-  coldPartitionRanges,
-  decodeBlockKey,
-  decodeIntent,
-  decodeState,
-  encodeIntent,
-  encodeState,
-  intentKey,
-  intentRange,
-  intentSeqOf,
-  partitionBlockRange,
-  seriesIdOf,
-  seriesKey,
-  seriesRange,
-  stateKey,
-  windowRange,
-} from '../store/row-keys.js';
+import { blockRange, decodeBlockKey, decodeState, partitionBlockRange, seriesIdOf, seriesRange, stateKey } from '../store/row-keys.js';
 import type { BlockCache } from '../store/block-cache.js';
 import { SeriesIndex } from '../store/series-index.js';
-import type { BatchOp, KvStore } from '../store/types.js';
+import type { KvStore } from '../store/types.js';
 import { scanTiers, type StoredBlock, type Tier } from './block-runs.js';
-import { blockWeight, encodeBlockFor } from './compactor.js';
-import { cardinalityProblem } from './cardinality.js';
+import { clearIntent, recoverCold, withIntent } from './cold-intents.js';
+import { blockWeight } from './compactor.js';
+import { decodeStored } from './decode-stored.js';
 import { Head } from './head.js';
+import { flushBatch, mergeHeads } from './head-flush.js';
+import { HotTierProbe } from './hot-tier-probe.js';
+import { LastValues, readStoredLast } from './last-values.js';
 import { mergeLogOrdered } from './merge-points.js';
 import type { PerMetric } from './per-metric.js';
+import type { PartitionStateOptions, SetAsideRecord } from './partition-state-options.js';
+import { applyRecord, checkRecord } from './record-check.js';
 import { seriesParts } from './series-parts.js';
 import { WindowTracker } from './window-tracker.js';
 
-export interface PartitionStateOptions {
-  partition: number;
-  store: KvStore;
-  logger: Logger;
-  metrics: Metrics;
-  blockWindowMs: number;
-  /** Cold tier (docs/storage-lifecycle.md); absent: every block stays in `store`. */
-  coldStore?: KvStore;
-  /** Windows that ended more than this long ago are cold (0: none is). */
-  hotDurationMs?: number;
-  /** Wall clock in ms (decides which windows are cold). */
-  now?: () => number;
-  /** Decoded-block cache shared by the partitions of a process. */
-  blockCache?: BlockCache<PointColumns>;
-  /** Called for every record that is set aside (does not decode or breaks a point invariant). */
-  onSetAside?: (r: SetAsideRecord) => void;
-  /** Per-metric cap on series in this partition (docs/series-index.md); absent: unlimited. */
-  seriesLimits?: PerMetric;
-}
-
-export interface SetAsideRecord {
-  partition: number;
-  offset: number;
-  value: Buffer;
-  reason: string;
-  message: string;
-}
+export type { PartitionStateOptions, SetAsideRecord } from './partition-state-options.js';
 
 /**
  * The materialized state of one partition: series index, head, and the offset it reached. The store always holds
@@ -93,10 +52,9 @@ export class PartitionState {
   /** Blocks and bytes per tier (exact once scanBlocks() ran). */
   readonly tierStats = { hot: { blocks: 0, bytes: 0 }, cold: { blocks: 0, bytes: 0 } };
   scanned = false;
-  /** Bumped when scanBlocks resets tierStats. */
-  private statsEpoch = 0;
-  /** Whether the hot tier held no block when `base` hot blocks were counted (see hotHolds); before scanBlocks ran. */
-  private hotProbe: { epoch: number; base: number; empty: boolean | undefined } | undefined;
+  private readonly hotProbe: HotTierProbe;
+  /** The last-value index (last-values.ts). */
+  private readonly last: LastValues;
   /** A flush wrote cold blocks whose hot batch has not committed (yet): compaction and moves wait. */
   private pendingIntent = false;
 
@@ -127,6 +85,8 @@ export class PartitionState {
     this.windowMs = opts.blockWindowMs;
     this.now = opts.now ?? Date.now;
     this.blockCache = opts.blockCache;
+    this.hotProbe = new HotTierProbe(this.hot, this.partition, this.log);
+    this.last = new LastValues((id) => readStoredLast(this.hot, this.cold, this.partition, id, (b) => this.decodeStored(b)));
   }
 
   /** True when points of this window go to (and its blocks belong in) the cold tier. */
@@ -134,34 +94,10 @@ export class PartitionState {
     return this.cold !== undefined && this.hotDurationMs > 0 && window + this.window <= this.now() - this.hotDurationMs;
   }
 
-  /**
-   * Cold blocks a flush wrote before its hot batch belong to the store only if that hot batch committed (its
-   * flushSeq is below the stored one). Without a stored state (new or wiped hot store) nothing in cold belongs.
-   */
-  private async recoverCold(flushSeq: number | undefined): Promise<void> {
-    const cold = this.cold;
-    if (!cold) return;
-    if (flushSeq === undefined) {
-      for (const r of coldPartitionRanges(this.partition)) await cold.clearRange(r);
-      return;
-    }
-    const ops: BatchOp[] = [];
-    let dropped = 0;
-    for await (const [k, v] of cold.iterate(intentRange(this.partition))) {
-      if (intentSeqOf(k) >= flushSeq) {
-        for (const key of decodeIntent(v)) ops.push({ type: 'del', key: Buffer.from(key) });
-        dropped++;
-      }
-      ops.push({ type: 'del', key: k });
-    }
-    if (ops.length > 0) await cold.batch(ops, { sync: true });
-    if (dropped > 0) this.log.warn({ flushes: dropped, flushSeq }, 'removed cold blocks of flushes whose hot batch never committed');
-  }
-
   /** Loads the durable state: offset, flush sequence and every series. */
   async load(): Promise<void> {
     const raw = await this.store.get(stateKey(this.partition));
-    await this.recoverCold(raw ? decodeState(raw).flushSeq : undefined);
+    await recoverCold(this.cold, this.partition, raw ? decodeState(raw).flushSeq : undefined, this.log);
     if (raw) {
       const s = decodeState(raw);
       this.nextOffset = this.durableOffset = s.nextOffset;
@@ -177,8 +113,7 @@ export class PartitionState {
       this.index.reserve(s.nextSeriesId);
     }
     this.persistedSeries = this.index.size;
-    this.lastT = new Array<number>(this.index.size).fill(Number.NEGATIVE_INFINITY);
-    this.lastV = new Array<number>(this.index.size).fill(0);
+    this.last.reset(this.index.size);
     this.metrics.appliedOffset.set(this.label, this.nextOffset);
     this.metrics.headSeries.set(this.label, this.index.live);
   }
@@ -214,61 +149,14 @@ export class PartitionState {
         this.nextOffset = rec.offset + 1;
         continue;
       }
-      // Check the whole record before applying any of it: a record is applied entirely or set aside entirely.
-      // Series are resolved once per record (the batch's series table), not once per point.
-      const { series, seriesIndex, timestamps, values } = batch;
-      const n = seriesIndex.length;
+      // Check the whole record before applying any of it (record-check.ts).
       const ids = this.scratchIds;
-      ids.length = series.length;
-      let problem: string | undefined;
-      for (let s = 0; s < series.length && problem === undefined; s++) {
-        const ref = series[s]!;
-        const key = batch.keys?.[s] ?? canonicalSeriesKey(ref.metric, ref.tags);
-        const id = this.index.idOf(key);
-        if (id === undefined) {
-          problem = loggedSeriesProblem(ref.metric, ref.tags);
-          if (problem !== undefined) problem = `series ${s}: ${problem}`;
-        }
-        ids[s] = id ?? key;
-      }
-      for (let i = 0; i < n && problem === undefined; i++) {
-        const t = timestamps[i]!;
-        const v = values[i]!;
-        if (Number.isSafeInteger(t) && v - v === 0) continue;
-        problem = `point ${i}: ${loggedSampleProblem(t, v)!}`;
-      }
-      let reason = 'TSDB_ERR_WRITE_INVALID';
-      // Per-metric series cap (src/materializer/cardinality.ts), after validation so an invalid record says so.
-      if (problem === undefined && this.seriesLimits && (problem = cardinalityProblem(this.index, this.seriesLimits, series, ids, seriesIndex)) !== undefined) reason = 'TSDB_ERR_WRITE_CARDINALITY';
-      if (problem !== undefined) {
-        this.setAside(rec, reason, problem);
+      const bad = checkRecord(batch, this.index, this.seriesLimits, ids);
+      if (bad !== undefined) {
+        this.setAside(rec, bad.reason, bad.problem);
       } else {
-        const lastT = this.lastT;
-        const lastV = this.lastV;
-        for (let i = 0; i < n; i++) {
-          const s = seriesIndex[i]!;
-          let id = ids[s]!;
-          if (typeof id === 'string') {
-            // Created on first use, so series ids follow log order and unused table entries create nothing.
-            const known = this.index.idOf(id);
-            if (known === undefined) {
-              const ref = series[s]!;
-              id = this.index.add(this.index.size, id, ref.metric, ref.tags).id;
-              lastT.push(Number.NEGATIVE_INFINITY);
-              lastV.push(0);
-            } else id = known;
-            ids[s] = id;
-          }
-          const t = timestamps[i]!;
-          const v = values[i]!;
-          this.active.append(id, t, v);
-          // Last-value index: the newest timestamp wins; at an equal timestamp the later write wins.
-          if (t >= lastT[id]!) {
-            lastT[id] = t;
-            lastV[id] = v;
-          }
-        }
-        points += n;
+        applyRecord(batch, ids, this.index, this.active, this.last);
+        points += batch.seriesIndex.length;
       }
       this.nextOffset = rec.offset + 1;
     }
@@ -297,34 +185,23 @@ export class PartitionState {
     const nextOffset = this.nextOffset;
     const seriesCount = this.index.size;
     const seq = this.flushSeq;
-    const ops: BatchOp[] = [];
-    const coldOps: BatchOp[] = [];
-    const written: Array<{ tier: Tier; id: number; window: number; bytes: number; weight: number }> = [];
-    let bytes = 0;
-    for (const [id, enc] of head.series) {
-      const { ts, vs } = decodeGorilla(enc.view(), enc.count);
-      for (const [window, cols] of this.splitByWindow(ts, vs)) {
-        // A late point for a cold window goes straight to cold (docs/storage-lifecycle.md). Fragments use the
-        // fast encoding in either tier: the heavy cold encoding is paid once, when the window is sealed.
-        const tier: Tier = this.isColdWindow(window) ? 'cold' : 'hot';
-        const value = encodeBlockFor('hot', cols.ts, cols.vs);
-        bytes += value.length;
-        (tier === 'cold' ? coldOps : ops).push({ type: 'put', key: blockKey(this.partition, id, window, seq), value });
-        written.push({ tier, id, window, bytes: value.length, weight: blockWeight(tier, value) });
-      }
-    }
-    for (let id = this.persistedSeries; id < seriesCount; id++) {
-      ops.push({ type: 'put', key: seriesKey(this.partition, id), value: Buffer.from(this.index.get(id)!.key, 'utf8') });
-    }
-    ops.push({ type: 'put', key: stateKey(this.partition), value: encodeState({ nextOffset, flushSeq: seq + 1, nextSeriesId: seriesCount }) });
+    const { ops, coldOps, written, bytes } = flushBatch({
+      partition: this.partition,
+      head,
+      seq,
+      windowMs: this.window,
+      isColdWindow: (w) => this.isColdWindow(w),
+      index: this.index,
+      persistedSeries: this.persistedSeries,
+      seriesCount,
+      nextOffset,
+    });
     try {
       if (coldOps.length > 0) {
-        // No transaction spans two stores: cold first, with an intent naming its keys, then the hot batch that
-        // commits the flush (offset included). load() drops the cold keys of an intent whose hot batch never
-        // committed, so a crash in between leaves neither a lost nor a duplicated point.
-        coldOps.push({ type: 'put', key: intentKey(this.partition, seq), value: encodeIntent(coldOps.map((o) => o.key)) });
+        // Cold first, with an intent naming its keys, then the hot batch that commits the flush (cold-intents.ts).
+        const cold = withIntent(this.partition, seq, coldOps);
         this.pendingIntent = true;
-        await this.cold!.batch(coldOps, { sync: true });
+        await this.cold!.batch(cold, { sync: true });
       }
       await this.store.batch(ops, { sync: true });
     } catch (e) {
@@ -336,11 +213,7 @@ export class PartitionState {
     this.flushSeq = seq + 1;
     if (coldOps.length > 0) {
       this.pendingIntent = false;
-      // Not synced: an intent left behind by a crash belongs to a committed flush (seq < stored flushSeq) and is
-      // only deleted by load().
-      await this.cold!.batch([{ type: 'del', key: intentKey(this.partition, seq) }]).catch((e: unknown) => {
-        this.log.warn({ flushSeq: seq, err: (e as Error).message }, 'cannot delete a cold intent; load() will');
-      });
+      await clearIntent(this.cold!, this.partition, seq, this.log);
     }
     for (const w of written) {
       this.tracker.add(w.tier, w.id, w.window, w.weight);
@@ -354,28 +227,6 @@ export class PartitionState {
     this.metrics.flushedBytes.inc(bytes);
     this.metrics.headPoints.set(this.label, this.headPoints);
     this.log.debug({ reason, points: head.points, series: head.series.size, bytes, nextOffset }, 'flushed head');
-  }
-
-  private splitByWindow(ts: number[], vs: number[]): Map<number, PointColumns> {
-    const w = this.window;
-    const first = Math.floor(ts[0]! / w) * w;
-    let single = true;
-    for (let i = 1; i < ts.length; i++) {
-      if (ts[i]! < first || ts[i]! >= first + w) {
-        single = false;
-        break;
-      }
-    }
-    if (single) return new Map([[first, { ts, vs }]]);
-    const out = new Map<number, PointColumns>();
-    for (let i = 0; i < ts.length; i++) {
-      const win = Math.floor(ts[i]! / w) * w;
-      let cols = out.get(win);
-      if (!cols) out.set(win, (cols = { ts: [], vs: [] }));
-      cols.ts.push(ts[i]!);
-      cols.vs.push(vs[i]!);
-    }
-    return out;
   }
 
   /** Points of one series in [start, end), ascending, last write wins. */
@@ -430,27 +281,7 @@ export class PartitionState {
    */
   private hotHolds(lastWindow: number): boolean {
     if (!this.isColdWindow(lastWindow)) return true;
-    if (this.scanned) return this.tierStats.hot.blocks !== 0;
-    const p = this.hotProbe;
-    if (p === undefined) {
-      this.probeHot();
-      return true;
-    }
-    return !(p.empty === true && p.epoch === this.statsEpoch && this.tierStats.hot.blocks === p.base);
-  }
-
-  /** Looks (once, in the background) whether the hot tier holds any block of this partition, see hotHolds. */
-  private probeHot(): void {
-    // The count and the store snapshot are taken in the same tick: a hot block not in the snapshot is counted later.
-    const probe: { epoch: number; base: number; empty: boolean | undefined } = { epoch: this.statsEpoch, base: this.tierStats.hot.blocks, empty: undefined };
-    this.hotProbe = probe;
-    const it = this.hot.iterate({ ...partitionBlockRange(this.partition), limit: 1 })[Symbol.asyncIterator]();
-    it.next()
-      .then(async (r) => {
-        probe.empty = r.done === true;
-        if (!r.done) await it.return?.();
-      })
-      .catch((e: unknown) => this.log.debug({ err: (e as Error).message }, 'hot tier probe failed; reads keep scanning it'));
+    return this.hotProbe.mayHold(this.tierStats.hot.blocks, this.scanned);
   }
 
   /** Forgets a decoded copy of a block that compaction, a move or retention replaced or deleted. */
@@ -462,8 +293,7 @@ export class PartitionState {
 
   /** Decodes a stored block (through the decoded-block cache when there is one). */
   decodeStored(b: StoredBlock): PointColumns {
-    if (this.blockCache) return this.blockCache.decode(b.key, b.value, decodeColumns, decodedColumnsBytes);
-    return decodeColumns(b.value);
+    return decodeStored(this.blockCache, b);
   }
 
   /**
@@ -491,7 +321,7 @@ export class PartitionState {
   async scanBlocks(): Promise<boolean> {
     const range = partitionBlockRange(this.partition);
     const scans = await this.whenQuiet(() => {
-      this.statsEpoch++; // counts restart from zero: a hot probe's baseline no longer applies
+      this.hotProbe.countsRestarted(); // counts restart from zero: a hot probe's baseline no longer applies
       this.tracker.clear();
       for (const tier of ['hot', 'cold'] as const) {
         this.tierStats[tier].blocks = this.tierStats[tier].bytes = 0;
@@ -518,49 +348,12 @@ export class PartitionState {
     return true;
   }
 
-  /** Last point per series among points applied since this process started (dense by series id). */
-  private lastT: number[] = [];
-  private lastV: number[] = [];
-  /** Last point per series in the store, read once per series on demand (null: nothing stored). */
-  private readonly storedLast = new Map<number, { t: number; v: number } | null>();
-
   /**
    * The newest point of a series: from the in-memory last-value index, or, for series not written since start,
-   * from the newest stored window (read once, then remembered). Points applied since start are later in log order
-   * than anything stored before, so on an equal timestamp the in-memory one wins.
+   * from the newest stored window (read once, then remembered).
    */
-  async lastPoint(seriesId: number): Promise<{ t: number; v: number } | undefined> {
-    let stored = this.storedLast.get(seriesId);
-    if (stored === undefined) {
-      stored = await this.readStoredLast(seriesId);
-      this.storedLast.set(seriesId, stored);
-    }
-    const t = this.lastT[seriesId] ?? Number.NEGATIVE_INFINITY;
-    if (t !== Number.NEGATIVE_INFINITY && (stored === null || t >= stored.t)) return { t, v: this.lastV[seriesId]! };
-    return stored ?? undefined;
-  }
-
-  private async readStoredLast(seriesId: number, attempt = 0): Promise<{ t: number; v: number } | null> {
-    const range = blockRange(this.partition, seriesId, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    let window: number | undefined;
-    for (const store of [this.hot, this.cold]) {
-      if (!store) continue;
-      for await (const [k] of store.iterate({ ...range, reverse: true, limit: 1 })) {
-        const w = decodeBlockKey(k).windowStart;
-        if (window === undefined || w > window) window = w;
-      }
-    }
-    if (window === undefined) return null;
-    const blocks = await scanTiers(this.hot, this.cold, windowRange(this.partition, seriesId, window));
-    // Deleted in between (retention): look again, the newest window is now another one.
-    if (blocks.length === 0) return attempt < 3 ? this.readStoredLast(seriesId, attempt + 1) : null;
-    const merged = mergeLogOrdered(
-      blocks.map((b) => this.decodeStored(b)),
-      Number.MIN_SAFE_INTEGER,
-      Number.MAX_SAFE_INTEGER,
-    );
-    const n = merged.ts.length - 1;
-    return { t: merged.ts[n]!, v: merged.vs[n]! };
+  lastPoint(seriesId: number): Promise<{ t: number; v: number } | undefined> {
+    return this.last.lastPoint(seriesId);
   }
 
   /** Per series of a record: a known series id, or the canonical key of a series the record creates. */
@@ -586,10 +379,7 @@ export class PartitionState {
   }
 
   forgetSeries(ids: readonly number[]): void {
-    for (const id of ids) {
-      this.lastT[id] = Number.NEGATIVE_INFINITY;
-      this.storedLast.delete(id);
-    }
+    for (const id of ids) this.last.forget(id);
     this.metrics.headSeries.set(this.label, this.index.live);
   }
 
@@ -605,26 +395,4 @@ export class PartitionState {
     for (const w of this.waiters) (this.nextOffset > w.offset ? w.resolve() : still.push(w));
     this.waiters = still;
   }
-}
-
-/** estimateDecodedBytes of a decoded block ({ts, vs} of numbers), without walking its arrays. */
-function decodedColumnsBytes(c: PointColumns): number {
-  return 96 + 8 * (c.ts.length + c.vs.length);
-}
-
-function decodeColumns(raw: Buffer): PointColumns {
-  const block = decodeBlock(raw);
-  return { ts: block.ts, vs: block.vs };
-}
-
-/** A head holding `older`'s points followed by `newer`'s, per series, preserving log order. */
-function mergeHeads(older: Head, newer: Head): Head {
-  const out = new Head();
-  for (const h of [older, newer]) {
-    for (const [id, enc] of h.series) {
-      const { ts, vs } = decodeGorilla(enc.view(), enc.count);
-      for (let i = 0; i < ts.length; i++) out.append(id, ts[i]!, vs[i]!);
-    }
-  }
-  return out;
 }

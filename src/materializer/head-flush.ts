@@ -1,0 +1,89 @@
+/** What a flush writes: the head as blocks per (series, window) and tier, the new series and the offset. */
+import { decodeGorilla } from '../codec/gorilla.js';
+import type { PointColumns } from '../store/read-model.js';
+import { blockKey, encodeState, seriesKey, stateKey } from '../store/row-keys.js';
+import type { SeriesIndex } from '../store/series-index.js';
+import type { BatchOp } from '../store/types.js';
+import type { Tier } from './block-runs.js';
+import { blockWeight, encodeBlockFor } from './compactor.js';
+import { Head } from './head.js';
+
+export interface FlushInput {
+  partition: number;
+  head: Head;
+  /** The flush's sequence number (its block keys; the stored state gets seq + 1). */
+  seq: number;
+  windowMs: number;
+  isColdWindow: (window: number) => boolean;
+  index: SeriesIndex;
+  /** Series ids from `persistedSeries` up to `seriesCount` are new since the last flush. */
+  persistedSeries: number;
+  seriesCount: number;
+  nextOffset: number;
+}
+
+export interface FlushBatch {
+  /** The hot batch: hot blocks, new series and the state; it commits the flush. */
+  ops: BatchOp[];
+  /** Blocks of cold windows (written first, see PartitionState.flush). */
+  coldOps: BatchOp[];
+  written: Array<{ tier: Tier; id: number; window: number; bytes: number; weight: number }>;
+  bytes: number;
+}
+
+export function flushBatch(f: FlushInput): FlushBatch {
+  const ops: BatchOp[] = [];
+  const coldOps: BatchOp[] = [];
+  const written: FlushBatch['written'] = [];
+  let bytes = 0;
+  for (const [id, enc] of f.head.series) {
+    const { ts, vs } = decodeGorilla(enc.view(), enc.count);
+    for (const [window, cols] of splitByWindow(ts, vs, f.windowMs)) {
+      // A late point for a cold window goes straight to cold (docs/storage-lifecycle.md). Fragments use the
+      // fast encoding in either tier: the heavy cold encoding is paid once, when the window is sealed.
+      const tier: Tier = f.isColdWindow(window) ? 'cold' : 'hot';
+      const value = encodeBlockFor('hot', cols.ts, cols.vs);
+      bytes += value.length;
+      (tier === 'cold' ? coldOps : ops).push({ type: 'put', key: blockKey(f.partition, id, window, f.seq), value });
+      written.push({ tier, id, window, bytes: value.length, weight: blockWeight(tier, value) });
+    }
+  }
+  for (let id = f.persistedSeries; id < f.seriesCount; id++) {
+    ops.push({ type: 'put', key: seriesKey(f.partition, id), value: Buffer.from(f.index.get(id)!.key, 'utf8') });
+  }
+  ops.push({ type: 'put', key: stateKey(f.partition), value: encodeState({ nextOffset: f.nextOffset, flushSeq: f.seq + 1, nextSeriesId: f.seriesCount }) });
+  return { ops, coldOps, written, bytes };
+}
+
+function splitByWindow(ts: number[], vs: number[], w: number): Map<number, PointColumns> {
+  const first = Math.floor(ts[0]! / w) * w;
+  let single = true;
+  for (let i = 1; i < ts.length; i++) {
+    if (ts[i]! < first || ts[i]! >= first + w) {
+      single = false;
+      break;
+    }
+  }
+  if (single) return new Map([[first, { ts, vs }]]);
+  const out = new Map<number, PointColumns>();
+  for (let i = 0; i < ts.length; i++) {
+    const win = Math.floor(ts[i]! / w) * w;
+    let cols = out.get(win);
+    if (!cols) out.set(win, (cols = { ts: [], vs: [] }));
+    cols.ts.push(ts[i]!);
+    cols.vs.push(vs[i]!);
+  }
+  return out;
+}
+
+/** A head holding `older`'s points followed by `newer`'s, per series, preserving log order. */
+export function mergeHeads(older: Head, newer: Head): Head {
+  const out = new Head();
+  for (const h of [older, newer]) {
+    for (const [id, enc] of h.series) {
+      const { ts, vs } = decodeGorilla(enc.view(), enc.count);
+      for (let i = 0; i < ts.length; i++) out.append(id, ts[i]!, vs[i]!);
+    }
+  }
+  return out;
+}

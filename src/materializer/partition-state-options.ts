@@ -1,0 +1,35 @@
+/** Options of a PartitionState (partition-state.ts) and what it hands to onSetAside. */
+import type { Logger } from '../common/logger.js';
+import type { Metrics } from '../common/metrics.js';
+import type { BlockCache } from '../store/block-cache.js';
+import type { PointColumns } from '../store/read-model.js';
+import type { KvStore } from '../store/types.js';
+import type { PerMetric } from './per-metric.js';
+
+export interface PartitionStateOptions {
+  partition: number;
+  store: KvStore;
+  logger: Logger;
+  metrics: Metrics;
+  blockWindowMs: number;
+  /** Cold tier (docs/storage-lifecycle.md); absent: every block stays in `store`. */
+  coldStore?: KvStore;
+  /** Windows that ended more than this long ago are cold (0: none is). */
+  hotDurationMs?: number;
+  /** Wall clock in ms (decides which windows are cold). */
+  now?: () => number;
+  /** Decoded-block cache shared by the partitions of a process. */
+  blockCache?: BlockCache<PointColumns>;
+  /** Called for every record that is set aside (does not decode or breaks a point invariant). */
+  onSetAside?: (r: SetAsideRecord) => void;
+  /** Per-metric cap on series in this partition (docs/series-index.md); absent: unlimited. */
+  seriesLimits?: PerMetric;
+}
+
+export interface SetAsideRecord {
+  partition: number;
+  offset: number;
+  value: Buffer;
+  reason: string;
+  message: string;
+}
