@@ -32,7 +32,7 @@ interface Reclaim {
 }
 
 export interface StorageJobs {
-  /** Stops after the window being sealed (a seal is never abandoned half-way by a clean stop). */
+  /** Stops after the group of seals being written (a seal is never abandoned half-way by a clean stop). */
   stop(): Promise<void>;
 }
 
