@@ -10,7 +10,7 @@ import { TsdbError } from '../common/errors.js';
 import type { Point } from '../common/point.js';
 import { canonicalSeriesKey } from '../common/series-key.js';
 import { Cursor, readTags } from './avro-body-reader.js';
-import { scratchWriter, type Writer } from './avro-body-writer.js';
+import { putLong, scratchWriter, type Writer } from './avro-body-writer.js';
 
 export interface SeriesRef {
   metric: string;
@@ -190,32 +190,6 @@ function badTimestamp(b: SeriesBatch, i: number): TsdbError {
   return new TsdbError('TSDB_ERR_WRITE_INVALID', `cannot encode series batch (points=${b.seriesIndex.length}, index=${i}): ${reason}`, { details: [{ index: i, reason }] });
 }
 
-/** Zigzag varint of an integer with |v| < 2^47 (timestamps): integer halves instead of Writer.long's float steps. */
-function putLong48(buf: Buffer, pos: number, v: number): number {
-  if (v >= -0x40000000 && v < 0x40000000) {
-    let m = v >= 0 ? v << 1 : (~v << 1) | 1;
-    while (m > 0x7f) {
-      buf[pos++] = (m & 0x7f) | 0x80;
-      m >>>= 7;
-    }
-    buf[pos++] = m;
-    return pos;
-  }
-  const u = v >= 0 ? v * 2 : -v * 2 - 1; // < 2^48, exact
-  let hi = Math.floor(u / 268435456); // >= 8: u >= 2^31 here
-  const lo = u - hi * 268435456;
-  buf[pos++] = (lo & 0x7f) | 0x80;
-  buf[pos++] = ((lo >>> 7) & 0x7f) | 0x80;
-  buf[pos++] = ((lo >>> 14) & 0x7f) | 0x80;
-  buf[pos++] = ((lo >>> 21) & 0x7f) | 0x80;
-  while (hi > 0x7f) {
-    buf[pos++] = (hi & 0x7f) | 0x80;
-    hi >>>= 7;
-  }
-  buf[pos++] = hi;
-  return pos;
-}
-
 let gathered = new Float64Array(1024);
 function gatherScratch(n: number): Float64Array {
   if (gathered.length < n) gathered = new Float64Array(Math.max(n, gathered.length * 2));
@@ -285,13 +259,8 @@ export function encodeSeriesBatchRecord(fingerprint: string, b: SeriesBatch, ord
     for (let k = from; k < to; k++) {
       const i = order ? order[k]! : k;
       const t = ts[i]!;
-      if (t > -140737488355328 && t < 140737488355328 && Number.isInteger(t)) pos = putLong48(buf, pos, t);
-      else if (!Number.isSafeInteger(t)) throw badTimestamp(b, i);
-      else {
-        w.pos = pos;
-        w.long(t);
-        pos = w.pos;
-      }
+      if (!Number.isSafeInteger(t)) throw badTimestamp(b, i);
+      pos = putLong(buf, pos, t);
     }
     buf[pos++] = 0;
     w.pos = pos;

@@ -3,6 +3,7 @@
  * it; the query role depends only on this interface (roles never import each other).
  */
 
+import type { BlockHeader } from '../codec/block.js';
 import type { TsdbError } from '../common/errors.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -30,17 +31,7 @@ export interface PointColumns {
 }
 
 /** Summary of one stored block, from its header (docs/format/block.md): the block's points exactly, no duplicates. */
-export interface BlockSummary {
-  count: number;
-  minT: number;
-  maxT: number;
-  min: number;
-  max: number;
-  sum: number;
-  /** Value at minT / at maxT. */
-  first: number;
-  last: number;
-}
+export type BlockSummary = Pick<BlockHeader, 'count' | 'minT' | 'maxT' | 'min' | 'max' | 'sum' | 'first' | 'last'>;
 
 export interface ReadPartsOptions {
   /** Query windows `[floor(t/step)*step, +step)`; absent: one window, [start, end). */
