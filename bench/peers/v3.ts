@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeWriteToken, encodeWriteToken } from '../../src/codec/write-token.js';
 import type { Dataset } from '../dataset.js';
 import { load } from '../lib/load.js';
 import { Progress } from '../lib/progress.js';
@@ -93,14 +94,12 @@ export class V3 {
    * merged>` answered, i.e. every partition applied every written offset (all points queryable).
    */
   async ingest(ds: Dataset, clients: number, maxFrames?: number, format: 'series' | 'batch' | 'influx' = 'series'): Promise<{ seconds: number; loadSeconds: number; points: number }> {
-    const maxOffsets = new Map<string, number>();
+    const maxOffsets: Record<number, number> = {};
     const onResponse = (body: string): void => {
       const token = (JSON.parse(body) as { token?: string }).token;
       if (!token) return;
-      for (const part of token.slice(3).split('.')) {
-        const [p, o] = part.split('-');
-        const off = Number(o);
-        if ((maxOffsets.get(p!) ?? -1) < off) maxOffsets.set(p!, off);
+      for (const [p, off] of Object.entries(decodeWriteToken(token))) {
+        if ((maxOffsets[Number(p)] ?? -1) < off) maxOffsets[Number(p)] = off;
       }
     };
     // 'influx': the very bodies VictoriaMetrics is loaded with, on V3's line protocol endpoint.
@@ -112,7 +111,7 @@ export class V3 {
     const t0 = performance.now();
     const res = await load({ url, contentType, framesPath, clients, totalPoints: total, label: `v3 ${this.opts.label} load`, onResponse, maxFrames });
     const loadSeconds = (performance.now() - t0) / 1000;
-    const token = 'w1.' + [...maxOffsets].map(([p, o]) => `${p}-${o}`).join('.');
+    const token = encodeWriteToken(maxOffsets);
     const bar = new Progress(`v3 ${this.opts.label} queryable`, 1, 'checks');
     for (;;) {
       const r = await this.get('/api/v1/last', { selector: 'cpu_usage_user{hostname="host_0"}', after: token });
