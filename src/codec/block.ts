@@ -1,8 +1,8 @@
 /**
  * A stored block: a header (summary statistics so aggregates can skip the body) followed by an encoded body.
  * Hot blocks use the fixed 76-byte little-endian version-1 header; sealed blocks (written once, read many
- * times) use the variable-length version-2 header of block-header-compact.ts. Layout and worked examples:
- * docs/format/block.md.
+ * times) use the variable-length version-2 header of block-header-compact.ts, or version 3 when they carry rollups
+ * (block-rollup.ts). Layout and worked examples: docs/format/block.md.
  *
  * The encoder picks the body per block: empty when values are constant and timestamps a fixed step,
  * otherwise columnar (decimal-scaled integers, range-coded) when the values have an exact decimal form,
@@ -15,12 +15,13 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { TsdbError } from '../common/errors.js';
 import { decodeColumnar, encodeColumnar, planColumnar } from './block-columnar.js';
-import { BLOCK_VERSION_COMPACT, decodeCompactHeader, encodeCompactHeader } from './block-header-compact.js';
+import { BLOCK_VERSION_COMPACT, BLOCK_VERSION_ROLLUP, decodeCompactHeader, encodeCompactHeader } from './block-header-compact.js';
+import { computeRollups, decodeRollupSection, encodeRollupSection, type Rollup } from './block-rollup.js';
 import { GorillaDecoder, GorillaEncoder } from './gorilla.js';
 
 export const BLOCK_MAGIC = 0x4256; // bytes 0x56 0x42, "VB", when read as u16 little-endian
 export const BLOCK_VERSION = 1;
-export { BLOCK_VERSION_COMPACT };
+export { BLOCK_VERSION_COMPACT, BLOCK_VERSION_ROLLUP, type Rollup };
 /** Size of the version-1 (hot) header; a sealed block's header size comes from blockHeaderSize(). */
 export const BLOCK_HEADER_SIZE = 76;
 /** Body is a gorilla stream of `count` points. */
@@ -88,6 +89,11 @@ export interface EncodeBlockOptions {
   cold?: boolean;
   /** Sets FLAG_SEALED (compaction's output) and writes the compact version-2 header. */
   sealed?: boolean;
+  /**
+   * Sealed only: rollup resolutions in ms (positive whole seconds). Each that splits the block into two or more
+   * buckets is written in a rollup section (header version 3, docs/format/block.md §9).
+   */
+  rollups?: readonly number[];
 }
 
 // Reused across calls: blocks are encoded one at a time and the body is copied out immediately.
@@ -163,7 +169,13 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>, opts: 
   const last = lastIdx >= 0 ? vs[lastIdx] : 0;
 
   if (opts.sealed === true) {
-    const head = encodeCompactHeader({ version: BLOCK_VERSION_COMPACT, encoding: body.encoding, flags, count: n, minT, maxT, min, max, sum, first, last });
+    let section: Uint8Array | undefined;
+    if (opts.rollups !== undefined && opts.rollups.length > 0 && n > 1) {
+      const rollups = computeRollups(ts, vs, opts.rollups);
+      if (rollups.length > 0) section = encodeRollupSection(rollups, minT, maxT);
+    }
+    const version = section ? BLOCK_VERSION_ROLLUP : BLOCK_VERSION_COMPACT;
+    const head = encodeCompactHeader({ version, encoding: body.encoding, flags, count: n, minT, maxT, min, max, sum, first, last }, section);
     const out = Buffer.allocUnsafe(head.length + 4 + body.length);
     out.set(head, 0);
     out.set(body.a, head.length + 4);
@@ -268,18 +280,44 @@ export function decodeBlockHeader(buf: Uint8Array, opts: { verifyCrc?: boolean }
   return readHeader(buf, opts.verifyCrc !== false).header;
 }
 
-/** Where the body starts: 76 for version-1 blocks, the compact header's length (CRC included) for version 2. */
+/** Where the body starts: 76 for version-1 blocks, the compact header's length (CRC included) for versions 2 and 3. */
 export function blockHeaderSize(buf: Uint8Array): number {
   return readHeader(buf, false).bodyOffset;
 }
 
-function readHeader(buf: Uint8Array, verifyCrc: boolean): { header: BlockHeader; bodyOffset: number } {
+/** Bytes of the rollup section (0 for blocks without one), for size accounting. */
+export function blockRollupBytes(buf: Uint8Array): number {
+  return readHeader(buf, false).rollupLength;
+}
+
+/**
+ * The rollups of a version-3 block ([] for any other block), parsed from its rollup section. Checks the CRC unless
+ * `verifyCrc: false` (a caller that already checked it with decodeBlockHeader).
+ */
+export function decodeBlockRollups(buf: Uint8Array, opts: { verifyCrc?: boolean } = {}): Rollup[] {
+  const { header, rollupOffset, rollupLength } = readHeader(buf, opts.verifyCrc !== false);
+  if (rollupLength === 0) return [];
+  try {
+    return decodeRollupSection(buf, rollupOffset, rollupLength, header);
+  } catch (e) {
+    bad(buf, (e as Error).message);
+  }
+}
+
+interface ReadHeader {
+  header: BlockHeader;
+  bodyOffset: number;
+  rollupOffset: number;
+  rollupLength: number;
+}
+
+function readHeader(buf: Uint8Array, verifyCrc: boolean): ReadHeader {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length > OFF.version && b[OFF.version] === BLOCK_VERSION_COMPACT) return readCompact(b, verifyCrc);
+  const version = b.length > OFF.version ? b[OFF.version] : -1;
+  if (version === BLOCK_VERSION_COMPACT || version === BLOCK_VERSION_ROLLUP) return readCompact(b, verifyCrc);
   if (b.length < BLOCK_HEADER_SIZE) bad(b, `shorter than the ${BLOCK_HEADER_SIZE}-byte header`);
   const magic = b.readUInt16LE(OFF.magic);
   if (magic !== BLOCK_MAGIC) bad(b, `bad magic 0x${hex(magic, 4)}`);
-  const version = b[OFF.version];
   if (version !== BLOCK_VERSION) bad(b, `unsupported version ${version}`);
   const bodyLength = b.readUInt32LE(OFF.bodyLength);
   if (bodyLength !== b.length - BLOCK_HEADER_SIZE) bad(b, `body length ${bodyLength} does not match`);
@@ -303,10 +341,10 @@ function readHeader(buf: Uint8Array, verifyCrc: boolean): { header: BlockHeader;
     first: b.readDoubleLE(OFF.first),
     last: b.readDoubleLE(OFF.last),
   };
-  return { header, bodyOffset: BLOCK_HEADER_SIZE };
+  return { header, bodyOffset: BLOCK_HEADER_SIZE, rollupOffset: 0, rollupLength: 0 };
 }
 
-function readCompact(b: Buffer, verifyCrc: boolean): { header: BlockHeader; bodyOffset: number } {
+function readCompact(b: Buffer, verifyCrc: boolean): ReadHeader {
   const magic = b.length >= 2 ? b.readUInt16LE(OFF.magic) : -1;
   if (magic !== BLOCK_MAGIC) bad(b, `bad magic 0x${hex(magic, 4)}`);
   let parsed;
@@ -315,7 +353,7 @@ function readCompact(b: Buffer, verifyCrc: boolean): { header: BlockHeader; body
   } catch (e) {
     bad(b, (e as Error).message);
   }
-  const { header, crcOffset } = parsed;
+  const { header, crcOffset, rollupOffset, rollupLength } = parsed;
   if (verifyCrc) {
     const stored = b.readUInt32LE(crcOffset);
     const computed = crcAround(b, crcOffset);
@@ -323,7 +361,7 @@ function readCompact(b: Buffer, verifyCrc: boolean): { header: BlockHeader; body
   }
   const { encoding } = header;
   if (encoding < ENCODING_GORILLA || encoding > ENCODING_COMPRESSED) bad(b, `unknown encoding ${encoding}`);
-  return { header, bodyOffset: crcOffset + 4 };
+  return { header, bodyOffset: crcOffset + 4, rollupOffset, rollupLength };
 }
 
 export function decodeBlock(buf: Uint8Array): { header: BlockHeader; ts: number[]; vs: number[] } {
