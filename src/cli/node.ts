@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Clock } from '../common/clock.js';
 import { systemClock } from '../common/clock.js';
 import type { ServeConfig } from '../common/config.js';
+import { rollupResolutions } from '../common/config.js';
 import { errorBodySchema, registerErrorHandling } from '../common/http-errors.js';
 import type { Logger } from '../common/logger.js';
 import { createMetrics, type Metrics } from '../common/metrics.js';
@@ -55,6 +56,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
         compactionIntervalMs: config.compactionInterval,
         compactionGraceMs: config.compactionGrace,
         compactionMaxFragments: config.compactionMaxFragments,
+        rollupsMs: rollupResolutions(config.rollups),
         blockCacheBytes: config.blockCacheBytes,
         partitions: Array.from({ length: config.partitions }, (_, i) => i),
         logger,

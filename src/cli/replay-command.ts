@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { systemClock } from '../common/clock.js';
-import { SERVE_OPTIONS, resolveServeConfig } from '../common/config.js';
+import { SERVE_OPTIONS, resolveServeConfig, rollupResolutions } from '../common/config.js';
 import { TsdbError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import { createMetrics } from '../common/metrics.js';
@@ -90,6 +90,7 @@ export async function runReplayCommand(argv: string[]): Promise<void> {
       blockWindowMs: config.blockWindow,
       coldStore,
       hotDurationMs: config.hotDuration,
+      rollupsMs: rollupResolutions(config.rollups),
       // The same per-partition series cap as the node, so a replay sets aside the same records (docs/series-index.md).
       seriesLimits: seriesLimitsFrom(config.maxSeriesPerMetric, config.maxSeriesPerMetricOverrides),
     });

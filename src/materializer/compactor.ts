@@ -14,10 +14,14 @@ import type { PartitionState } from './partition-state.js';
  */
 const KILL_IN_MOVE_GAP = Number(process.env['TSDB_TEST_KILL_IN_MOVE_GAP'] ?? 0);
 
-/** Encodes a flush fragment (fast encoding in either tier) or, `sealed`, a seal's output for its tier (cold: the
- * codec's heavier compression). */
-export function encodeBlockFor(tier: Tier, ts: ArrayLike<number>, vs: ArrayLike<number>, sealed = false): Buffer {
-  return sealed ? encodeBlock(ts, vs, { cold: tier === 'cold', sealed: true }) : encodeBlock(ts, vs);
+/**
+ * Encodes a flush fragment (fast encoding in either tier) or, `sealed`, a seal's output for its tier (cold: the
+ * codec's heavier compression and the configured rollups, docs/format/block.md §9). Hot blocks get no rollups:
+ * they are rewritten when they move, and recent data is read at fine steps.
+ */
+export function encodeBlockFor(tier: Tier, ts: ArrayLike<number>, vs: ArrayLike<number>, sealed = false, rollupsMs: readonly number[] = []): Buffer {
+  if (!sealed) return encodeBlock(ts, vs);
+  return tier === 'cold' ? encodeBlock(ts, vs, { cold: true, sealed: true, rollups: rollupsMs }) : encodeBlock(ts, vs, { sealed: true });
 }
 
 /**
@@ -83,7 +87,7 @@ export async function prepareSeal(state: PartitionState, seriesId: number, windo
   }
   const { ts, vs } = mergeStoredBlocks(blocks);
   const sealedKey = blocks[blocks.length - 1]!.key;
-  const value = encodeBlockFor(target, ts, vs, true);
+  const value = encodeBlockFor(target, ts, vs, true, state.rollupsMs);
   const targetOps: BatchOp[] = [{ type: 'put', key: sealedKey, value }];
   const otherOps: BatchOp[] = [];
   let bytesBefore = 0;

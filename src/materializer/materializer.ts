@@ -40,6 +40,8 @@ export interface MaterializerOptions {
   compactionGraceMs?: number;
   /** A window with this many fragments is sealed whatever its age. */
   compactionMaxFragments?: number;
+  /** Rollup resolutions (ms) written into sealed cold blocks (docs/format/block.md §9); absent or []: none. */
+  rollupsMs?: readonly number[];
   /** Decoded-block cache size in bytes (0 or absent: none). */
   blockCacheBytes?: number;
 }
@@ -129,6 +131,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
           blockWindowMs: opts.blockWindowMs,
           coldStore: opts.coldStore,
           hotDurationMs: opts.hotDurationMs,
+          rollupsMs: opts.rollupsMs,
           now: () => opts.clock.now(),
           blockCache,
           onSetAside: (r) => deadLetters.push(r),

@@ -16,6 +16,8 @@ export interface PartitionStateOptions {
   coldStore?: KvStore;
   /** Windows that ended more than this long ago are cold (0: none is). */
   hotDurationMs?: number;
+  /** Rollup resolutions (ms) that seals into the cold tier write into their blocks; absent or []: none. */
+  rollupsMs?: readonly number[];
   /** Wall clock in ms (decides which windows are cold). */
   now?: () => number;
   /** Decoded-block cache shared by the partitions of a process. */

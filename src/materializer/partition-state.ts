@@ -44,6 +44,8 @@ export class PartitionState {
   readonly hot: KvStore;
   readonly cold: KvStore | undefined;
   readonly hotDurationMs: number;
+  /** Rollup resolutions (ms) of sealed cold blocks (compactor.ts). */
+  readonly rollupsMs: readonly number[];
   readonly windowMs: number;
   readonly now: () => number;
   private readonly blockCache: BlockCache<PointColumns> | undefined;
@@ -82,6 +84,7 @@ export class PartitionState {
     this.hot = opts.store;
     this.cold = opts.coldStore;
     this.hotDurationMs = opts.hotDurationMs ?? 0;
+    this.rollupsMs = opts.rollupsMs ?? [];
     this.windowMs = opts.blockWindowMs;
     this.now = opts.now ?? Date.now;
     this.blockCache = opts.blockCache;
