@@ -14,6 +14,7 @@ import { BodyError } from './avro-body-reader.js';
 import { encodeRecord } from './avro-body-writer.js';
 import { findWriterSchema, HEADER_BYTES, POINT_BATCH_FINGERPRINT, POINT_FINGERPRINT, SERIES_BATCH_FINGERPRINT, writerSchemas, type RegistryEntry } from './avro-schemas.js';
 import { encodeSeriesBatchRecord, type SeriesBatch } from './avro-series-batch.js';
+import type { SeriesMemo } from './series-memo.js';
 
 export type { Type as AvroType } from 'avsc';
 export {
@@ -64,16 +65,16 @@ export function decodeLogRecord(input: Buffer | Uint8Array): Point[] {
 }
 
 /** Like decodeLogRecord, as columns grouped by series: what the materializer applies. */
-export function decodeLogRecordColumns(input: Buffer | Uint8Array): SeriesBatch {
-  return decodeWith(input, (entry, buf) => entry.decodeColumns(buf, HEADER_BYTES));
+export function decodeLogRecordColumns(input: Buffer | Uint8Array, memo?: SeriesMemo): SeriesBatch {
+  return decodeWith(input, (entry, buf) => entry.decodeColumns(buf, HEADER_BYTES, memo));
 }
 
 /** A write body as it was written: points (Point, PointBatch: validated point by point) or a SeriesBatch. */
 export type DecodedBody = { kind: 'points'; points: Point[] } | { kind: 'series'; batch: SeriesBatch };
 
-export function decodeWriteBody(input: Buffer | Uint8Array): DecodedBody {
+export function decodeWriteBody(input: Buffer | Uint8Array, memo?: SeriesMemo): DecodedBody {
   return decodeWith(input, (entry, buf): DecodedBody =>
-    entry.kind === 'series' ? { kind: 'series', batch: entry.decodeColumns(buf, HEADER_BYTES) } : { kind: 'points', points: entry.decode(buf, HEADER_BYTES) },
+    entry.kind === 'series' ? { kind: 'series', batch: entry.decodeColumns(buf, HEADER_BYTES, memo) } : { kind: 'points', points: entry.decode(buf, HEADER_BYTES) },
   );
 }
 

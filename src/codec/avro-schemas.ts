@@ -10,6 +10,7 @@ import type { Type } from 'avsc';
 import { TsdbError } from '../common/errors.js';
 import type { Point } from '../common/point.js';
 import { BodyError, readPointBatchBody, readPointBody, scannerFor } from './avro-body-reader.js';
+import type { SeriesMemo } from './series-memo.js';
 import { pointsToSeriesBatch, readSeriesBatchBody, seriesBatchToPoints, type SeriesBatch } from './avro-series-batch.js';
 import { crc64AvroLE, parsingCanonicalForm } from './crc64-avro.js';
 
@@ -63,7 +64,7 @@ export interface WriterSchema {
 export interface RegistryEntry extends WriterSchema {
   decode(buf: Buffer, pos: number): Point[];
   /** The same points grouped by series (for a SeriesBatch, as written; else in order of first use). */
-  decodeColumns(buf: Buffer, pos: number): SeriesBatch;
+  decodeColumns(buf: Buffer, pos: number, memo?: SeriesMemo): SeriesBatch;
 }
 
 const registry = new Map<string, RegistryEntry>();

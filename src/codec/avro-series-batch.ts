@@ -11,6 +11,7 @@ import type { Point } from '../common/point.js';
 import { canonicalSeriesKey } from '../common/series-key.js';
 import { Cursor, readTags } from './avro-body-reader.js';
 import { putLong, scratchWriter, type Writer } from './avro-body-writer.js';
+import type { MemoTable, SeriesMemo } from './series-memo.js';
 
 export interface SeriesRef {
   metric: string;
@@ -141,20 +142,46 @@ function readColumn(c: Cursor, name: string, len: number, minItemBytes: number, 
 }
 
 /** Decodes a SeriesBatch body from untrusted bytes (every count checked against the bytes left before allocating). */
-export function readSeriesBatchBody(buf: Buffer, pos: number): SeriesBatch {
+export function readSeriesBatchBody(buf: Buffer, pos: number, memo?: SeriesMemo): SeriesBatch {
   const c = new Cursor(buf, pos);
   const series: SeriesRef[] = [];
+  const keys: string[] | undefined = memo ? [] : undefined;
+  let prev: MemoTable | undefined;
+  let firstHash = 0;
+  let allHit = true;
   let offsets: Int32Array = new Int32Array(0);
   for (let n = c.blockCount(MIN_SERIES_BYTES); n !== 0; n = c.blockCount(MIN_SERIES_BYTES)) {
     offsets = grownInt(offsets, 2 * (series.length + n));
     for (; n > 0; n--) {
-      offsets[2 * series.length] = c.pos;
-      const metric = c.string();
-      series.push({ metric, tags: readTags(c) });
+      const start = c.pos;
+      offsets[2 * series.length] = start;
+      if (memo) {
+        if (series.length === 0) {
+          // The table an earlier record began with the same first entry: usually the same series, same order.
+          skipSeries(c);
+          firstHash = memo.hash(buf, start, c.pos);
+          prev = memo.table(firstHash);
+          c.pos = start;
+        }
+        if (!memoEntry(c, memo, prev, series, keys!)) allHit = false;
+      } else {
+        const metric = c.string();
+        series.push({ metric, tags: readTags(c) });
+      }
       offsets[2 * series.length - 1] = c.pos;
     }
   }
   const nSeries = series.length;
+  if (memo && nSeries > 0 && !(allHit && prev !== undefined && prev.refs.length === nSeries)) {
+    const base = offsets[0]!;
+    const starts = new Int32Array(nSeries);
+    const ends = new Int32Array(nSeries);
+    for (let k = 0; k < nSeries; k++) {
+      starts[k] = offsets[2 * k]! - base;
+      ends[k] = offsets[2 * k + 1]! - base;
+    }
+    memo.saveTable(firstHash, { bytes: Buffer.from(buf.subarray(base, offsets[2 * nSeries - 1]!)), starts, ends, refs: series.slice(), keys: keys!.slice() });
+  }
   let seriesIndex: Int32Array = new Int32Array(0);
   let len = 0;
   for (let n = c.blockCount(1); n !== 0; n = c.blockCount(1)) {
@@ -169,7 +196,55 @@ export function readSeriesBatchBody(buf: Buffer, pos: number): SeriesBatch {
   const timestamps = readColumn(c, 'timestamps', len, 1, readLongs);
   const values = readColumn(c, 'values', len, 8, readDoubles);
   c.end();
-  return { series, seriesIndex, timestamps, values, raw: { buf, offsets } };
+  return { series, keys, seriesIndex, timestamps, values, raw: { buf, offsets } };
+}
+
+/**
+ * Reads series-table entry number series.length through the memo: first against the same position of an earlier
+ * record's table (one native byte comparison), then by its bytes' hash; decodes it only when both miss. The entry's
+ * bytes alone decide what it decodes to, so equal bytes are the same series. Returns whether it was memoized.
+ */
+function memoEntry(c: Cursor, memo: SeriesMemo, prev: MemoTable | undefined, series: SeriesRef[], keys: string[]): boolean {
+  const buf = c.buf;
+  const start = c.pos;
+  const s = series.length;
+  if (prev !== undefined && s < prev.refs.length) {
+    const ps = prev.starts[s]!;
+    const pe = prev.ends[s]!;
+    const len = pe - ps;
+    if (len <= buf.length - start && buf.compare(prev.bytes, ps, pe, start, start + len) === 0) {
+      c.pos = start + len;
+      series.push(prev.refs[s]!);
+      keys.push(prev.keys[s]!);
+      return true;
+    }
+  }
+  skipSeries(c);
+  const end = c.pos;
+  const hit = memo.get(buf, start, end);
+  if (hit) {
+    series.push(hit.ref);
+    keys.push(hit.key);
+    return true;
+  }
+  c.pos = start;
+  const ref = { metric: c.string(), tags: readTags(c) };
+  const key = canonicalSeriesKey(ref.metric, ref.tags);
+  memo.set(buf, start, end, { ref, key });
+  series.push(ref);
+  keys.push(key);
+  return false;
+}
+
+/** Moves past one series-table entry (metric string, tags map) checking every length, building no string. */
+function skipSeries(c: Cursor): void {
+  c.skip(c.length());
+  for (let n = c.blockCount(2); n !== 0; n = c.blockCount(2)) {
+    for (; n > 0; n--) {
+      c.skip(c.length());
+      c.skip(c.length());
+    }
+  }
 }
 
 function writeSeries(w: Writer, s: SeriesRef): void {

@@ -94,6 +94,8 @@ export interface EncodeBlockOptions {
    * buckets is written in a rollup section (header version 3, docs/format/block.md §9).
    */
   rollups?: readonly number[];
+  /** Gorilla body only, no columnar trial: for fragments that compaction always rewrites (cold-window flushes). */
+  gorilla?: boolean;
 }
 
 // Reused across calls: blocks are encoded one at a time and the body is copied out immediately.
@@ -162,7 +164,7 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>, opts: 
       ? { encoding: ENCODING_CONST_REGULAR, a: NO_BYTES, b: null, length: 0 }
       : n === 0
         ? { encoding: ENCODING_GORILLA, a: NO_BYTES, b: null, length: 0 }
-        : chooseBody(ts, vs, minT, regular, constant, opts.cold === true);
+        : chooseBody(ts, vs, minT, regular, constant, opts.cold === true, opts.gorilla === true);
   const flags = (increasing ? FLAG_STRICTLY_INCREASING : 0) | (opts.sealed === true ? FLAG_SEALED : 0);
   // Straight from the input so NaN payloads reach the header unchanged.
   const first = firstIdx >= 0 ? vs[firstIdx] : 0;
@@ -222,9 +224,9 @@ const GORILLA_TRIAL_BYTES = 4;
  * candidate; a winning gorilla body then also through deflate and brotli; the smallest wins. Bodies may be views of scratch
  * buffers, valid until the next encode.
  */
-function chooseBody(ts: ArrayLike<number>, vs: ArrayLike<number>, minT: number, regular: boolean, constant: boolean, cold: boolean): Body {
+function chooseBody(ts: ArrayLike<number>, vs: ArrayLike<number>, minT: number, regular: boolean, constant: boolean, cold: boolean, gorillaOnly = false): Body {
   const n = ts.length;
-  const plan = planColumnar(ts, vs, minT, regular, constant);
+  const plan = gorillaOnly ? null : planColumnar(ts, vs, minT, regular, constant);
   let best: Body | null = null;
   if (plan !== null) {
     const modes = cold ? plan.valueModes.length : 1;

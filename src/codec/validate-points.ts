@@ -1,7 +1,7 @@
 import type { ErrorDetail } from '../common/errors.js';
 import { TsdbError } from '../common/errors.js';
 import type { Point } from '../common/point.js';
-import type { SeriesBatch } from './avro-series-batch.js';
+import type { SeriesBatch, SeriesRef } from './avro-series-batch.js';
 
 /**
  * The one validation module: every entry point (HTTP JSON, HTTP Avro, records read from the log) runs its points
@@ -162,6 +162,9 @@ function checkValue(value: unknown, fail: Fail): void {
  * value per point (details carry the point index). A point is bad if it or its series is; a request with any bad
  * point is rejected whole, as with validatePoints.
  */
+/** Series refs whose names passed checkSeriesNames, per limits object (refs are never mutated after decoding). */
+const validRefs = new WeakMap<ValidationLimits, WeakSet<SeriesRef>>();
+
 export function validateSeriesBatch(b: SeriesBatch, limits: ValidationLimits, now: number): Omit<ValidationResult, 'points'> {
   const errors: ErrorDetail[] = [];
   const reasons = new Map<string, number>();
@@ -177,12 +180,19 @@ export function validateSeriesBatch(b: SeriesBatch, limits: ValidationLimits, no
     errors.push({ field: 'points', reason: `has ${n} points, over the limit of ${limits.maxPointsPerRequest}` });
   }
   let badSeries: Uint8Array | undefined;
+  let valid = validRefs.get(limits);
+  if (valid === undefined) validRefs.set(limits, (valid = new WeakSet()));
   for (let s = 0; s < b.series.length; s++) {
     const ref = b.series[s]!;
+    // A memoized SeriesRef (series-memo.ts) comes back batch after batch: its names are checked once per limits.
+    if (valid.has(ref)) continue;
+    let ok = true;
     checkSeriesNames(ref.metric, ref.tags, limits, `series[${s}].`, (field, code, reason) => {
       (badSeries ??= new Uint8Array(b.series.length))[s] = 1;
+      ok = false;
       note({ field, reason }, code);
     });
+    if (ok) valid.add(ref);
   }
   const minT = limits.maxPast > 0 ? now - limits.maxPast : 0;
   const maxT = now + limits.maxFuture;

@@ -5,6 +5,7 @@
  */
 import { decodeWriteBody, encodeSeriesBatch, pointsToSeriesBatch, type SeriesBatch } from '../codec/avro-record.js';
 import { routingKey, type PartitionCache } from '../codec/partitioning.js';
+import type { SeriesMemo } from '../codec/series-memo.js';
 import { assertValid, validatePoints, validateSeriesBatch, type ValidationLimits, type ValidationResult } from '../codec/validate-points.js';
 import { isTsdbError, TsdbError, type ErrorDetail } from '../common/errors.js';
 import { canonicalSeriesKey } from '../common/series-key.js';
@@ -43,6 +44,8 @@ export interface PrepareContext {
   limits: ValidationLimits;
   partitions: PartitionCache;
   partitionCount: number;
+  /** Series-table entries seen in earlier bodies (series-memo.ts); the same client sends the same bytes per series. */
+  memo?: SeriesMemo;
 }
 
 function refused(e: unknown, reasons: Array<[string, number]> = []): RefusedWrite {
@@ -107,7 +110,7 @@ export function preparePoints(ctx: PrepareContext, raw: unknown[], now: number):
 export function prepareAvro(ctx: PrepareContext, body: Buffer, now: number): Prepared {
   let decoded: ReturnType<typeof decodeWriteBody>;
   try {
-    decoded = decodeWriteBody(body);
+    decoded = decodeWriteBody(body, ctx.memo);
   } catch (e) {
     return refused(e);
   }

@@ -1,4 +1,5 @@
 /** What a flush writes: the head as blocks per (series, window) and tier, the new series and the offset. */
+import { encodeBlock } from '../codec/block.js';
 import { decodeGorilla } from '../codec/gorilla.js';
 import type { PointColumns } from '../store/read-model.js';
 import { blockKey, encodeState, seriesKey, stateKey } from '../store/row-keys.js';
@@ -40,9 +41,10 @@ export function flushBatch(f: FlushInput): FlushBatch {
     const { ts, vs } = decodeGorilla(enc.view(), enc.count);
     for (const [window, cols] of splitByWindow(ts, vs, f.windowMs)) {
       // A late point for a cold window goes straight to cold (docs/storage-lifecycle.md). Fragments use the
-      // fast encoding in either tier: the heavy cold encoding is paid once, when the window is sealed.
+      // fast encoding in either tier: the heavy cold encoding is paid once, when the window is sealed. A cold
+      // fragment is always sealed again (blockWeight 2), so it skips even the columnar trial: plain Gorilla.
       const tier: Tier = f.isColdWindow(window) ? 'cold' : 'hot';
-      const value = encodeBlockFor('hot', cols.ts, cols.vs);
+      const value = tier === 'cold' ? encodeBlock(cols.ts, cols.vs, { gorilla: true }) : encodeBlockFor('hot', cols.ts, cols.vs);
       bytes += value.length;
       (tier === 'cold' ? coldOps : ops).push({ type: 'put', key: blockKey(f.partition, id, window, f.seq), value });
       written.push({ tier, id, window, bytes: value.length, weight: blockWeight(tier, value) });

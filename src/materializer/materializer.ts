@@ -1,3 +1,4 @@
+import { SeriesMemo } from '../codec/series-memo.js';
 import type { Clock } from '../common/clock.js';
 import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -11,6 +12,9 @@ import { PartitionState } from './partition-state.js';
 import { perMetric, type PerMetric } from './per-metric.js';
 import { createRetention, type RetentionResult } from './retention.js';
 import { startStorageJobs, type StorageJobs } from './storage-jobs.js';
+
+/** Bound of the process's series memo: about 0.5 KiB per entry. */
+const SERIES_MEMO_ENTRIES = 200_000;
 
 export interface MaterializerOptions {
   /** Per-metric series cap (docs/series-index.md "Cardinality limit"); absent: unlimited. */
@@ -69,6 +73,8 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
   let consumer: LogConsumer | null = null;
   let flushTimer: NodeJS.Timeout | null = null;
   let jobs: StorageJobs | null = null;
+  // Records repeat each series' metric and tags; decoded entries are shared by every partition (series-memo.ts).
+  const seriesMemo = new SeriesMemo(SERIES_MEMO_ENTRIES);
   const blockCache = (opts.blockCacheBytes ?? 0) > 0 ? createBlockCache<PointColumns>({ maxBytes: opts.blockCacheBytes!, metrics: opts.metrics }) : undefined;
   let stopped = false;
   const retention = createRetention({
@@ -136,6 +142,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
           blockCache,
           onSetAside: (r) => deadLetters.push(r),
           seriesLimits: opts.seriesLimits,
+          seriesMemo,
         });
         await s.load();
         states.set(p, s);

@@ -1,4 +1,5 @@
 /** Options of a PartitionState (partition-state.ts) and what it hands to onSetAside. */
+import type { SeriesMemo } from '../codec/series-memo.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import type { BlockCache } from '../store/block-cache.js';
@@ -26,6 +27,8 @@ export interface PartitionStateOptions {
   onSetAside?: (r: SetAsideRecord) => void;
   /** Per-metric cap on series in this partition (docs/series-index.md); absent: unlimited. */
   seriesLimits?: PerMetric;
+  /** Decoded series-table entries by their bytes, shared by the partitions of a process (codec/series-memo.ts). */
+  seriesMemo?: SeriesMemo;
 }
 
 export interface SetAsideRecord {

@@ -1,4 +1,5 @@
 import { decodeLogRecordColumns, type SeriesBatch } from '../codec/avro-record.js';
+import type { SeriesMemo } from '../codec/series-memo.js';
 import { isTsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
@@ -41,6 +42,7 @@ export class PartitionState {
   private readonly label: { partition: string };
   private readonly onSetAside: ((r: SetAsideRecord) => void) | undefined;
   private readonly seriesLimits: PerMetric | undefined;
+  private readonly seriesMemo: SeriesMemo | undefined;
   readonly hot: KvStore;
   readonly cold: KvStore | undefined;
   readonly hotDurationMs: number;
@@ -81,6 +83,7 @@ export class PartitionState {
     this.label = { partition: String(opts.partition) };
     this.onSetAside = opts.onSetAside;
     this.seriesLimits = opts.seriesLimits;
+    this.seriesMemo = opts.seriesMemo;
     this.hot = opts.store;
     this.cold = opts.coldStore;
     this.hotDurationMs = opts.hotDurationMs ?? 0;
@@ -146,7 +149,7 @@ export class PartitionState {
       }
       let batch: SeriesBatch;
       try {
-        batch = decodeLogRecordColumns(rec.value);
+        batch = decodeLogRecordColumns(rec.value, this.seriesMemo);
       } catch (e) {
         this.setAside(rec, isTsdbError(e) ? e.code : 'TSDB_ERR_INTERNAL', (e as Error).message);
         this.nextOffset = rec.offset + 1;
