@@ -46,7 +46,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     queryStreamed: new Counter({ name: 'tsdb_query_streamed_total', help: 'raw answers streamed (larger than --query-buffer-bytes), by outcome (complete, truncated)', labelNames: ['outcome'] as const, registers: r }),
     queryCacheRequests: new Counter({ name: 'tsdb_query_cache_requests_total', help: 'cache look-ups by cache (query, metadata) and result (hit, miss)', labelNames: ['cache', 'result'] as const, registers: r }),
     queryCacheBytes: new Gauge({ name: 'tsdb_query_cache_bytes', help: 'bytes held by each cache', labelNames: ['cache'] as const, registers: r }),
-    queryBlocks: new Counter({ name: 'tsdb_query_blocks_total', help: 'stored blocks aggregate queries read, by source (header: answered from the block header, decoded)', labelNames: ['source'] as const, registers: r }),
+    queryBlocks: new Counter({ name: 'tsdb_query_blocks_total', help: 'stored blocks aggregate queries read, by source (header: answered from the block header, rollup: from its rollup buckets, decoded)', labelNames: ['source'] as const, registers: r }),
     blockCacheRequests: new Counter({ name: 'tsdb_block_cache_requests_total', help: 'decoded-block cache look-ups by result (hit, miss, stale = cached from other bytes than the store now holds)', labelNames: ['result'] as const, registers: r }),
     blockCacheEvictions: new Counter({ name: 'tsdb_block_cache_evictions_total', help: 'decoded blocks dropped from the cache by reason (capacity, invalidated)', labelNames: ['reason'] as const, registers: r }),
     blockCacheBytes: new Gauge({ name: 'tsdb_block_cache_bytes', help: 'bytes held by the decoded-block cache (estimated decoded size + raw bytes + overhead)', registers: r }),

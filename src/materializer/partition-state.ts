@@ -251,7 +251,7 @@ export class PartitionState {
   async readParts(seriesId: number, start: number, end: number, opts: ReadPartsOptions): Promise<SeriesParts> {
     if (end <= start) return { summaries: [], points: { ts: [], vs: [] }, decodedBlocks: 0 };
     const { blocks, heads } = await this.collectRuns(seriesId, start, end);
-    return seriesParts(
+    const parts = seriesParts(
       blocks.map((b) => b.value),
       heads,
       start,
@@ -259,6 +259,8 @@ export class PartitionState {
       opts,
       (i) => this.decodeStored(blocks[i]!),
     );
+    if (parts.rollupBlocks) this.metrics.queryBlocks.inc({ source: 'rollup' }, parts.rollupBlocks);
+    return parts;
   }
 
   /**

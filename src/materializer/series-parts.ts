@@ -8,10 +8,14 @@
  *    first/last are the values at minT/maxT;
  *  - no other run of the series (another block of either tier, a head) has a point in [minT, maxT] — checked on the
  *    runs' [min, max] spans, so no duplicate resolution involving another run can change the block's points;
- *  - it lies inside [start, end) and inside one query window.
+ *  - it lies inside [start, end) and inside one query window;
+ *  - or (opts.rollups, a step, a version-3 block) it has a rollup whose resolution r divides the step, and every
+ *    bucket it has points in lies inside [start, end) (bucket [s, s + r) clipped to the block's [minT, maxT]; buckets
+ *    wholly outside are left out): then it is answered as one summary per such bucket. r divides the step and both
+ *    are aligned to the epoch, so each bucket lies inside one query window (docs/query-semantics.md "Rollups").
  * Taking such a block out of the merge changes nothing else: the remaining runs have no timestamp in its span.
  */
-import { decodeBlock, decodeBlockHeader, FLAG_STRICTLY_INCREASING, type BlockHeader } from '../codec/block.js';
+import { BLOCK_VERSION_ROLLUP, decodeBlock, decodeBlockHeader, decodeBlockRollups, FLAG_STRICTLY_INCREASING, type BlockHeader } from '../codec/block.js';
 import type { BlockSummary, PointColumns, ReadPartsOptions, SeriesParts } from '../store/read-model.js';
 import { mergeLogOrdered } from './merge-points.js';
 
@@ -43,6 +47,8 @@ export function seriesParts(
 ): SeriesParts {
   const summarized = new Array<boolean>(blocks.length).fill(false);
   const summaries: BlockSummary[] = [];
+  let rollupBlocks = 0;
+  let rollupSummaries = 0;
   const headers: BlockHeader[] = new Array(blocks.length);
   // CRC is checked once per block: below for summarized and skipped blocks, by decode for the others. Blocks wholly
   // outside [start, end) (the store range is by block window) are skipped on their (checked) header.
@@ -72,13 +78,23 @@ export function seriesParts(
       const next = spans[i + 1];
       const isolated = maxBefore < s.lo && (next === undefined || next.lo > s.hi);
       if (s.hi > maxBefore) maxBefore = s.hi;
-      if (!isolated || s.block < 0 || s.lo < start || s.hi >= end) continue;
-      if (opts.step !== undefined && windowOf(s.lo, opts.step) !== windowOf(s.hi, opts.step)) continue;
+      if (!isolated || s.block < 0 || s.hi < start || s.lo >= end) continue;
       const h = headers[s.block]!;
       if ((h.flags & FLAG_STRICTLY_INCREASING) === 0) continue;
-      decodeBlockHeader(blocks[s.block]!); // verifies the CRC: a damaged block fails as loudly as when decoded
+      const inside = s.lo >= start && s.hi < end;
+      if (inside && (opts.step === undefined || windowOf(s.lo, opts.step) === windowOf(s.hi, opts.step))) {
+        decodeBlockHeader(blocks[s.block]!); // verifies the CRC: a damaged block fails as loudly as when decoded
+        summarized[s.block] = true;
+        summaries.push({ count: h.count, minT: h.minT, maxT: h.maxT, min: h.min, max: h.max, sum: h.sum, first: h.first, last: h.last });
+        continue;
+      }
+      if (opts.rollups !== true || opts.step === undefined || h.version !== BLOCK_VERSION_ROLLUP) continue;
+      const buckets = rollupParts(blocks[s.block]!, h, start, end, opts.step);
+      if (buckets === undefined) continue;
       summarized[s.block] = true;
-      summaries.push({ count: h.count, minT: h.minT, maxT: h.maxT, min: h.min, max: h.max, sum: h.sum, first: h.first, last: h.last });
+      for (const b of buckets) summaries.push(b);
+      rollupBlocks++;
+      rollupSummaries += buckets.length;
     }
   }
   const runs: PointColumns[] = [];
@@ -100,9 +116,33 @@ export function seriesParts(
     decodedBlocks++;
   }
   summaries.sort((a, b) => a.minT - b.minT);
-  if (ascending && runs.length <= MAX_CONCAT_RUNS && heads.every((run) => run.ts.length === 0)) return { summaries, points: concatClipped(runs, start, end), decodedBlocks };
+  const counts = { decodedBlocks, rollupBlocks, rollupSummaries };
+  if (ascending && runs.length <= MAX_CONCAT_RUNS && heads.every((run) => run.ts.length === 0)) return { summaries, points: concatClipped(runs, start, end), ...counts };
   for (const run of heads) runs.push(run);
-  return { summaries, points: mergeLogOrdered(runs, start, end), decodedBlocks };
+  return { summaries, points: mergeLogOrdered(runs, start, end), ...counts };
+}
+
+/**
+ * A version-3 block as summaries of the buckets it has points in, at the coarsest rollup resolution that divides
+ * `step` and has no bucket straddling `start` or `end`; undefined when none fits. Checks the block's CRC.
+ * A bucket's minT/maxT are [s, s + r − 1] clipped to the block's [minT, maxT] (bounds, not its first/last point), and
+ * first/last are NaN: the query asks for rollups only for count, sum, min, max, avg.
+ */
+function rollupParts(block: Uint8Array, h: BlockHeader, start: number, end: number, step: number): BlockSummary[] | undefined {
+  const rollups = decodeBlockRollups(block).filter((r) => step % r.resolution === 0);
+  next: for (let k = rollups.length - 1; k >= 0; k--) {
+    const { resolution: r, buckets } = rollups[k]!;
+    const out: BlockSummary[] = [];
+    for (const b of buckets) {
+      const lo = Math.max(b.start, h.minT);
+      const hi = Math.min(b.start + r - 1, h.maxT);
+      if (hi < start || lo >= end) continue;
+      if (lo < start || hi >= end) continue next;
+      out.push({ count: b.count, minT: lo, maxT: hi, min: b.min, max: b.max, sum: b.sum, first: NaN, last: NaN });
+    }
+    return out;
+  }
+  return undefined;
 }
 
 /** Runs concatenated in one call (arguments of Array.prototype.concat); longer reads take the general merge. */

@@ -3,6 +3,7 @@ import type { Logger } from '../common/logger.js';
 import type { Matcher, PartitionReader, PointColumns, SeriesInfo, SeriesParts } from '../store/read-model.js';
 import { addSeriesPartial, finalizePartials, mergePartials, planAggregate, summariesAnswer, type AggregatePlan, type AggregateLimits, type AggregateQuery, type AggregatedSeries, type PartialAggregate } from './aggregate/index.js';
 import { DEFAULT_AGGREGATE_LIMITS } from './aggregate/types.js';
+import { Kind } from './aggregate/plan.js';
 import { raceSignal } from './query-guard.js';
 import { readAhead } from './read-ahead.js';
 
@@ -187,7 +188,7 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
 
   /** Partial aggregates of consecutive groups of series (each of one partition), one map per group, in order. */
   async function* groupPartials(groups: { partition: number; series: SeriesInfo[] }[], ap: AggregatePlan, by: string[] | undefined, budget: PointBudget, signal?: AbortSignal): AsyncGenerator<PartialAggregate, void, undefined> {
-    const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind) };
+    const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind), rollups: ap.kind === Kind.Count || ap.kind === Kind.Sum || ap.kind === Kind.Min || ap.kind === Kind.Max || ap.kind === Kind.Avg };
     const flat: SeriesInfo[] = [];
     for (const g of groups) for (const s of g.series) flat.push(s);
     const reads = readAhead(flat.length, READ_AHEAD, (i) => reader.readSeriesParts(flat[i]!.partition, flat[i]!.id, ap.start, ap.end, opts), signal);

@@ -30,7 +30,13 @@ export interface PointColumns {
   vs: number[];
 }
 
-/** Summary of one stored block, from its header (docs/format/block.md): the block's points exactly, no duplicates. */
+/**
+ * Summary of stored points with no duplicates: a whole block, from its header (docs/format/block.md), or one bucket
+ * of a block's rollup (§9). For a whole block minT/maxT are its first and last timestamps and first/last their
+ * values. For a rollup bucket minT/maxT only bound its points' timestamps (the bucket [start, start + r) clipped to
+ * the block's [minT, maxT]): they place it in its query window and order summaries, and first/last are NaN — a
+ * rollup bucket is returned only when ReadPartsOptions.rollups is set, i.e. for count, sum, min, max and avg.
+ */
 export type BlockSummary = Pick<BlockHeader, 'count' | 'minT' | 'maxT' | 'min' | 'max' | 'sum' | 'first' | 'last'>;
 
 export interface ReadPartsOptions {
@@ -38,21 +44,31 @@ export interface ReadPartsOptions {
   step?: number;
   /** False: summarize nothing (every block is decoded), for functions a header cannot answer. */
   summaries: boolean;
+  /**
+   * Also answer blocks that span several windows from their rollups (docs/query-semantics.md "Rollups"), one summary
+   * per bucket. Only for functions that need no first/last: count, sum, min, max, avg.
+   */
+  rollups?: boolean;
 }
 
 /**
- * One series' points in [start, end) split in two disjoint parts: whole blocks answered from their headers, and the
- * remaining points merged as readSeries merges them. A block is summarized only when its points are exactly what
- * readSeries would return for its [minT, maxT] (strictly increasing timestamps, no other run of the series overlaps
- * it, so duplicate resolution cannot change it), and it lies inside [start, end) and inside one query window.
+ * One series' points in [start, end) split in two disjoint parts: whole blocks answered from their headers (or, with
+ * `rollups`, from their rollup buckets), and the remaining points merged as readSeries merges them. A block is
+ * summarized only when its points are exactly what readSeries would return for its [minT, maxT] (strictly increasing
+ * timestamps, no other run of the series overlaps it, so duplicate resolution cannot change it), and it lies inside
+ * [start, end) and inside one query window — or, from a rollup, each bucket it has points in does.
  */
 export interface SeriesParts {
   /** Ascending by minT, disjoint. */
   summaries: BlockSummary[];
   /** The other points in [start, end): ascending, one per timestamp (the last written); none inside a summary. */
   points: PointColumns;
-  /** Blocks whose bodies were decoded (blocks answered from headers are summaries.length). */
+  /** Blocks whose bodies were decoded. */
   decodedBlocks: number;
+  /** Blocks answered from their rollups (each gave one summary per bucket; the other summaries are whole blocks). */
+  rollupBlocks?: number;
+  /** Summaries that are rollup buckets (summaries.length − rollupSummaries blocks were answered from headers). */
+  rollupSummaries?: number;
 }
 
 export interface PartitionReader {
