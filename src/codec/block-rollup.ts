@@ -28,10 +28,13 @@ export interface Rollup {
   buckets: RollupBucket[];
 }
 
-/** Section layout byte of one resolution: bits 0–4 the exponent, bit 5 a raw bitmap follows, bits 6–7 zero. */
+/**
+ * Section layout byte of one resolution: bits 0–4 the exponent, bit 5 a raw bitmap follows, bit 6 the last bucket's
+ * sum is not stored but derived from the header's sum, bit 7 zero.
+ */
 const LAYOUT_RAW = 0x20;
-const LAYOUT_RESERVED = 0xc0;
-const FIELDS = ['min', 'max', 'sum'] as const;
+const LAYOUT_LAST_SUM_DERIVED = 0x40;
+const LAYOUT_RESERVED = 0x80;
 
 /** `floor(t/r)*r` with a true floor for negative t (integer remainders never round). */
 export function bucketStart(t: number, r: number): number {
@@ -79,8 +82,28 @@ export function computeRollups(ts: ArrayLike<number>, vs: ArrayLike<number>, res
   return out;
 }
 
-/** The section bytes (without its length prefix) for rollups of a block with the given header minT/maxT. */
-export function encodeRollupSection(rollups: readonly Rollup[], minT: number, maxT: number): Uint8Array {
+/**
+ * The resolution field: whole minutes as 2·minutes + 1 (5 m and 1 h take one byte), other whole seconds as 2·seconds.
+ */
+function encodeResolution(out: number[], r: number): void {
+  const seconds = r / 1000;
+  pushUVarint(out, seconds % 60 === 0 ? (seconds / 60) * 2 + 1 : seconds * 2);
+}
+
+/**
+ * The last bucket's sum as the reader derives it when layout bit 6 is set: the header's sum minus the other buckets'
+ * sums, subtracted left to right. The writer sets the bit only when this is bit-identical to the stored sum (always,
+ * for integer data), which saves the largest number of a bucket.
+ */
+function derivedLastSum(blockSum: number, buckets: readonly { sum: number }[], k: number): number {
+  let x = blockSum;
+  for (let j = 0; j < k - 1; j++) x -= buckets[j]!.sum;
+  return x;
+}
+
+/** The section bytes (without its length prefix) for rollups of a block with the given header count/minT/maxT/sum. */
+export function encodeRollupSection(rollups: readonly Rollup[], h: { minT: number; maxT: number; sum: number }): Uint8Array {
+  const { minT, maxT } = h;
   const out: number[] = [];
   for (const { resolution: r, buckets } of rollups) {
     const k = buckets.length;
@@ -89,16 +112,20 @@ export function encodeRollupSection(rollups: readonly Rollup[], minT: number, ma
     if (k < 2 || buckets[0]!.start / r !== firstIdx || buckets[k - 1]!.start / r !== lastIdx) {
       throw new Error(`rollup at ${r} ms does not span the block [${minT}, ${maxT}] with at least two buckets`);
     }
-    pushUVarint(out, r / 1000);
+    encodeResolution(out, r);
     pushUVarint(out, k);
     if (k < lastIdx - firstIdx + 1) {
       for (let j = 1; j < k - 1; j++) pushUVarint(out, (buckets[j]!.start - buckets[j - 1]!.start) / r - 1);
     }
+    const lastSum = buckets[k - 1]!.sum;
+    const derived = !Number.isNaN(lastSum) && Object.is(derivedLastSum(h.sum, buckets, k), lastSum);
     const values: number[] = [];
     for (const b of buckets) values.push(b.min, b.max, b.sum);
-    const { e, mantissas } = chooseExponent(values);
+    // A derived sum is not stored, so it does not take part in the choice of the exponent.
+    const { e, mantissas } = chooseExponent(derived ? values.slice(0, -1) : values);
+    if (derived) mantissas.push(0);
     const raw = mantissas.some((m) => m === null);
-    out.push(e | (raw ? LAYOUT_RAW : 0));
+    out.push(e | (raw ? LAYOUT_RAW : 0) | (derived ? LAYOUT_LAST_SUM_DERIVED : 0));
     if (raw) {
       const bitmap = new Array<number>(Math.ceil(values.length / 8)).fill(0);
       mantissas.forEach((m, i) => {
@@ -108,7 +135,8 @@ export function encodeRollupSection(rollups: readonly Rollup[], minT: number, ma
     }
     for (let j = 0; j < k; j++) {
       if (j < k - 1) pushUVarint(out, buckets[j]!.count);
-      for (let f = 0; f < 3; f++) pushStat(out, values[3 * j + f]!, mantissas[3 * j + f]!);
+      const fields = j === k - 1 && derived ? 2 : 3;
+      for (let f = 0; f < fields; f++) pushStat(out, values[3 * j + f]!, mantissas[3 * j + f]!);
     }
   }
   return Uint8Array.from(out);
@@ -118,13 +146,14 @@ export function encodeRollupSection(rollups: readonly Rollup[], minT: number, ma
  * Parses a rollup section [offset, offset + length) of a block whose header has `count`, `minT`, `maxT`. Throws a
  * plain Error naming what is wrong; block.ts wraps it into the catalogue error.
  */
-export function decodeRollupSection(b: Uint8Array, offset: number, length: number, h: { count: number; minT: number; maxT: number }): Rollup[] {
+export function decodeRollupSection(b: Uint8Array, offset: number, length: number, h: { count: number; minT: number; maxT: number; sum: number }): Rollup[] {
   const end = offset + length;
   const r = new CompactReader(b.subarray(0, end), offset, 'rollup section');
   const out: Rollup[] = [];
   let prev = 0;
   while (r.pos < end) {
-    const seconds = r.uvarint('rollup resolution');
+    const code = r.uvarint('rollup resolution');
+    const seconds = code % 2 === 1 ? ((code - 1) / 2) * 60 : code / 2;
     const res = seconds * 1000;
     if (seconds <= prev / 1000 || !Number.isSafeInteger(res)) throw new Error(`rollup resolution ${seconds} s is not above the previous one (${prev / 1000} s) or too large`);
     prev = res;
@@ -165,8 +194,10 @@ export function decodeRollupSection(b: Uint8Array, offset: number, length: numbe
         count = h.count - counted;
       }
       if (count < 1 || counted > h.count) throw new Error(`rollup at ${seconds} s: bucket ${j} has count ${count} (block holds ${h.count} points)`);
-      const stats = FIELDS.map((f, i) => r.stat(isRaw(3 * j + i), p10, `rollup ${f}`));
-      buckets.push({ start: idx[j]! * res, count, min: stats[0]!, max: stats[1]!, sum: stats[2]! });
+      const min = r.stat(isRaw(3 * j), p10, 'rollup min');
+      const max = r.stat(isRaw(3 * j + 1), p10, 'rollup max');
+      const sum = j === k - 1 && (layout & LAYOUT_LAST_SUM_DERIVED) !== 0 ? derivedLastSum(h.sum, buckets, k) : r.stat(isRaw(3 * j + 2), p10, 'rollup sum');
+      buckets.push({ start: idx[j]! * res, count, min, max, sum });
     }
     out.push({ resolution: res, buckets });
   }

@@ -174,7 +174,7 @@ export function encodeBlock(ts: ArrayLike<number>, vs: ArrayLike<number>, opts: 
     let section: Uint8Array | undefined;
     if (opts.rollups !== undefined && opts.rollups.length > 0 && n > 1) {
       const rollups = computeRollups(ts, vs, opts.rollups);
-      if (rollups.length > 0) section = encodeRollupSection(rollups, minT, maxT);
+      if (rollups.length > 0) section = encodeRollupSection(rollups, { minT, maxT, sum });
     }
     const version = section ? BLOCK_VERSION_ROLLUP : BLOCK_VERSION_COMPACT;
     const head = encodeCompactHeader({ version, encoding: body.encoding, flags, count: n, minT, maxT, min, max, sum, first, last }, section);

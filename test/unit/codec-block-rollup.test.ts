@@ -142,13 +142,17 @@ test('golden (rollup): the worked example of docs/format/block.md §9', () => {
   const doc = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { cases: Case[] };
   const c = doc.cases.find((x) => x.name === 'worked-example')!;
   const section =
-    // 5 m: 300 s, 3 buckets of 14 (gap 0 before the middle one), e = 1, counts 1, 2, min/max/sum mantissas
-    'ac02' + '03' + '00' + '01' + '01' + 'ae03ae03ae03' + '02' + 'b203b203e406' + 'b003b003b003' +
-    // 1 h: 3600 s, 3 dense buckets, e = 1, counts 1, 2
-    '901c' + '03' + '01' + '01' + 'ae03ae03ae03' + '02' + 'b203b203e406' + 'b003b003b003';
-  const h = c.block.slice(14 * 2);
+    // 5 m: code 11 (5 minutes), 3 buckets of 14 (gap 0 before the middle one), layout e = 1 | last sum derived,
+    // count 1, min/max/sum 21.5; count 2, 21.7, 21.7, 43.4; last bucket min/max 21.6 (count and sum derived)
+    '0b' + '03' + '00' + '41' + '01' + 'ae03ae03ae03' + '02' + 'b203b203e406' + 'b003b003' +
+    // 1 h: code 121 (60 minutes), 3 dense buckets (no gaps), the same numbers
+    '79' + '03' + '41' + '01' + 'ae03ae03ae03' + '02' + 'b203b203e406' + 'b003b003';
+  // 7 fixed bytes, count 04, minT c0 90 b0 03, span e0 b1 df 01, five stats (10 bytes), then the section length 43
+  const at = (7 + 1 + 4 + 4 + 10) * 2;
+  assert.equal(c.block.slice(0, at), '5642' + '03' + '03' + '03' + '00' + '01' + '04' + 'c090b003' + 'e0b1df01' + 'ae03b203c20dae03b003');
+  assert.equal(c.block.slice(at, at + 2), '2b');
   assert.equal(c.rollupBytes, section.length / 2);
-  assert.ok(h.includes(section), `section ${section} in ${c.block}`);
+  assert.equal(c.block.slice(at + 2, at + 2 + section.length), section);
 });
 
 const EDGE = [

@@ -1,0 +1,133 @@
+/**
+ * Rollups over HTTP (docs/query-semantics.md "Rollups", docs/format/block.md §9): two nodes get the same old data (12 h
+ * of 10 s points for 8 series, all in cold windows), one with --rollups 5m,1h, one with --rollups none; their
+ * storage jobs seal the cold windows (2 h blocks). Aggregates with 5 min and 1 h steps (and 15 min, 2 h, 45 s, no
+ * step) over aligned and unaligned ranges answer the same on both — count, min, max exactly, sum and avg within 1e-9
+ * relative — and on the rollup node tsdb_query_blocks_total{source="rollup"} grows, on the other it stays 0.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { testNode } from '../helpers/test-node.js';
+
+type Node = Awaited<ReturnType<typeof testNode>>;
+
+const HOUR = 3_600_000;
+const MIN = 60_000;
+const T0 = 1_600_000_000_000 - (1_600_000_000_000 % (2 * HOUR)); // a block-window start, years in the past
+const SERIES = 8;
+const SPAN = 12 * HOUR;
+
+async function counter(node: Node, read: (m: Node['metrics']) => Promise<{ values: Array<{ labels: Record<string, string | number>; value: number }> }>, labels: Record<string, string>): Promise<number> {
+  let n = 0;
+  for (const v of (await read(node.metrics)).values) if (Object.entries(labels).every(([k, x]) => v.labels[k] === x)) n += v.value;
+  return n;
+}
+
+const rollupBlocks = (node: Node) => counter(node, (m) => m.queryBlocks.get(), { source: 'rollup' });
+
+/** Waits until storage passes that started after the flush have sealed the cold windows. */
+async function waitForSeals(node: Node, windows: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const sealed = await counter(node, (m) => m.compactions.get(), { tier: 'cold' });
+    if (sealed >= windows) return;
+    assert.ok(Date.now() < deadline, `only ${sealed} of ${windows} cold windows sealed`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('aggregates from rollups of sealed cold blocks (over HTTP)', () => {
+  let withRollups: Node;
+  let without: Node;
+
+  before(async () => {
+    const common = { partitions: 2, flushInterval: 3_600_000, compactionInterval: 20, queryCacheBytes: 0 };
+    withRollups = await testNode({ ...common, rollups: ['5m', '1h'] });
+    without = await testNode({ ...common, rollups: ['none'] });
+    for (const node of [withRollups, without]) {
+      let token = '';
+      for (let from = T0; from < T0 + SPAN; from += 2 * HOUR) {
+        const points = [];
+        for (let t = from; t < from + 2 * HOUR; t += 10_000) {
+          for (let s = 0; s < SERIES; s++) {
+            // Integers and one-decimal values, as TSBS and gauges have; one series with a gap in every second hour.
+            if (s === 7 && Math.floor(t / HOUR) % 2 === 1) continue;
+            const v = s % 2 === 0 ? Math.round(50 + 40 * Math.sin(t / 7e5 + s)) : Math.round(Math.cos(t / 3e5 + s) * 1000) / 10;
+            points.push({ metric: 'cpu', tags: { host: `h${s}`, rack: `r${s % 3}` }, timestamp: t, value: v });
+          }
+        }
+        const res = await node.app.inject({ method: 'POST', url: '/api/v1/write', payload: { points } });
+        assert.equal(res.statusCode, 200, res.body);
+        token = res.json().token;
+      }
+      const q = await node.app.inject({ url: `/api/v1/query?selector=cpu&start=0&end=1&after=${encodeURIComponent(token)}` });
+      assert.equal(q.statusCode, 200, q.body);
+      await node.materializer!.flushAll('test');
+      // every (series, 2 h window) is one cold fragment, sealed into one block each
+      await waitForSeals(node, SERIES * (SPAN / (2 * HOUR)));
+    }
+  });
+  after(async () => {
+    await withRollups?.dispose();
+    await without?.dispose();
+  });
+
+  const query = async (node: Node, qs: URLSearchParams) => {
+    const res = await node.app.inject({ url: `/api/v1/query?${qs}` });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json().series as Array<{ tags: Record<string, string>; points: Array<[number, number]> }>;
+  };
+
+  it('avg, max, min, count and sum with 5 min and 1 h steps equal the decoded answers, and rollups are used', async () => {
+    const before = { rollup: await rollupBlocks(withRollups), none: await rollupBlocks(without) };
+    const ranges: Array<[number, number]> = [
+      [T0, T0 + SPAN],
+      [T0 + HOUR, T0 + SPAN - HOUR], // cuts blocks at hour boundaries: buckets outside are left out
+      [T0 + 25 * MIN, T0 + 7 * HOUR + 35 * MIN], // cuts at 5 min boundaries: 1 h buckets straddle there
+      [T0 + 17_000, T0 + 5 * HOUR - 3_000], // cuts inside buckets: the cut blocks are decoded
+      [T0 - HOUR, T0 + SPAN + HOUR],
+    ];
+    let compared = 0;
+    for (const fn of ['avg', 'max', 'min', 'count', 'sum']) {
+      for (const [start, end] of ranges) {
+        for (const step of [5 * MIN, HOUR, 15 * MIN, 2 * HOUR, 45_000, undefined]) {
+          for (const by of [undefined, 'rack']) {
+            const qs = new URLSearchParams({ selector: 'cpu', fn, start: String(start), end: String(end) });
+            if (step !== undefined) qs.set('step', String(step));
+            if (by !== undefined) qs.set('by', by);
+            const ctx = `${fn} [${start - T0}, ${end - T0}) step ${step} by ${by}`;
+            const got = await query(withRollups, qs);
+            const want = await query(without, qs);
+            assert.deepEqual(got.map((s) => s.tags), want.map((s) => s.tags), ctx);
+            for (let s = 0; s < want.length; s++) {
+              assert.deepEqual(got[s]!.points.map((p) => p[0]), want[s]!.points.map((p) => p[0]), `${ctx}: timestamps`);
+              for (let i = 0; i < want[s]!.points.length; i++) {
+                const a = got[s]!.points[i]![1];
+                const b = want[s]!.points[i]![1];
+                if (fn === 'sum' || fn === 'avg') assert.ok(Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b)), `${ctx}: ${a} != ${b}`);
+                else assert.equal(a, b, `${ctx} @${got[s]!.points[i]![0]}`);
+                compared++;
+              }
+            }
+          }
+        }
+      }
+    }
+    const used = { rollup: (await rollupBlocks(withRollups)) - before.rollup, none: (await rollupBlocks(without)) - before.none };
+    console.log(`# query-rollups: ${compared} values compared, ${used.rollup} blocks answered from rollups`);
+    assert.equal(used.none, 0, 'no rollups without --rollups');
+    // 5 fns × (aligned 12 h: 48 blocks per step of 5 min, 1 h, 15 min) at least
+    assert.ok(used.rollup > 5 * 48 * 3, `blocks answered from rollups: ${used.rollup}`);
+  });
+
+  it('first, last, stddev and percentiles never use rollups', async () => {
+    const before = await rollupBlocks(withRollups);
+    for (const fn of ['first', 'last', 'stddev', 'p90']) {
+      const qs = new URLSearchParams({ selector: 'cpu', fn, start: String(T0), end: String(T0 + SPAN), step: String(HOUR) });
+      const got = await query(withRollups, qs);
+      const want = await query(without, qs);
+      assert.deepEqual(got, want, fn);
+    }
+    assert.equal((await rollupBlocks(withRollups)) - before, 0);
+  });
+});
