@@ -59,7 +59,7 @@ export const SERVE_OPTIONS = {
   compactionInterval: { flag: 'compaction-interval', kind: 'duration', default: 30_000, help: 'pause between background compaction/tiering passes (0 = no compaction or tiering)' },
   compactionGrace: { flag: 'compaction-grace', kind: 'duration', default: 3_600_000, help: 'a window is compacted into one sealed block once it ended this long ago' },
   compactionMaxFragments: { flag: 'compaction-max-fragments', kind: 'int', default: 8, min: 2, help: 'a window with this many fragments is compacted whatever its age' },
-  rollups: { flag: 'rollups', kind: 'list', choices: ['5m', '1h', 'none'], default: ['1h'], help: 'rollups (count/sum/min/max per 5m or 1h bucket) written into sealed cold blocks so aggregates with such steps skip decoding: 5m, 1h, both, or none; TSBS cost: 1h +0.024 B/point, 5m +0.19 B/point (docs/format/block.md §9)' },
+  rollups: { flag: 'rollups', kind: 'list', choices: ['5m', '1h', 'none'], default: ['1h'], help: 'rollups (count/sum/min/max per 5m or 1h bucket) written into sealed cold blocks so aggregates with such steps skip decoding: 5m, 1h, both, or none; TSBS cost: 1h +0.020 B/point (+6 %), 5m +0.19 B/point (+59 %) (docs/format/block.md §9)' },
   maxQuerySeries: { flag: 'max-query-series', kind: 'int', default: 100_000, min: 1, help: 'most series one query may touch' },
   maxQueryPoints: { flag: 'max-query-points', kind: 'int', default: 50_000_000, min: 1, help: 'most points one query may return' },
   readyTimeout: { flag: 'after-timeout', kind: 'duration', default: 10_000, help: 'longest wait for a query\'s `after` token' },

@@ -199,7 +199,7 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
         const r = await reads.next();
         const parts = r.value as SeriesParts;
         const s = flat[i++]!;
-        budget.headerBlocks += parts.summaries.length;
+        budget.headerBlocks += parts.summaries.length - (parts.rollupSummaries ?? 0);
         budget.decodedBlocks += parts.decodedBlocks;
         budget.points += addSeriesPartial(acc, ap, by, s, parts.points, parts.summaries);
         if (budget.points > budget.max) throw tooManyPoints();

@@ -120,6 +120,24 @@ describe('aggregates from rollups of sealed cold blocks (over HTTP)', () => {
     assert.ok(used.rollup > 5 * 48 * 3, `blocks answered from rollups: ${used.rollup}`);
   });
 
+  it('an aligned 1 h query over 2 h blocks reads them from rollups (headers only for blocks inside one hour), none decoded', async () => {
+    const all = async () => ({
+      rollup: await rollupBlocks(withRollups),
+      header: await counter(withRollups, (m) => m.queryBlocks.get(), { source: 'header' }),
+      decoded: await counter(withRollups, (m) => m.queryBlocks.get(), { source: 'decoded' }),
+    });
+    const before = await all();
+    await query(withRollups, new URLSearchParams({ selector: 'cpu', fn: 'avg', by: 'rack', start: String(T0), end: String(T0 + SPAN), step: '1h' }));
+    const now = await all();
+    // Series h7 has points in every other hour only: its blocks lie inside one 1 h bucket, carry no rollup (version 2)
+    // and fit one window, so their headers answer.
+    const blocks = SPAN / (2 * HOUR);
+    assert.deepEqual(
+      { rollup: now.rollup - before.rollup, header: now.header - before.header, decoded: now.decoded - before.decoded },
+      { rollup: (SERIES - 1) * blocks, header: blocks, decoded: 0 },
+    );
+  });
+
   it('first, last, stddev and percentiles never use rollups', async () => {
     const before = await rollupBlocks(withRollups);
     for (const fn of ['first', 'last', 'stddev', 'p90']) {
