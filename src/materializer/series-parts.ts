@@ -9,10 +9,11 @@
  *  - no other run of the series (another block of either tier, a head) has a point in [minT, maxT] — checked on the
  *    runs' [min, max] spans, so no duplicate resolution involving another run can change the block's points;
  *  - it lies inside [start, end) and inside one query window;
- *  - or (opts.rollups, a step, a version-3 block) it has a rollup whose resolution r divides the step, and every
- *    bucket it has points in lies inside [start, end) (bucket [s, s + r) clipped to the block's [minT, maxT]; buckets
- *    wholly outside are left out): then it is answered as one summary per such bucket. r divides the step and both
- *    are aligned to the epoch, so each bucket lies inside one query window (docs/query-semantics.md "Rollups").
+ *  - or (opts.rollups, a version-3 block) it has a rollup whose resolution r divides the step (any r without a step:
+ *    one window), and every bucket it has points in lies inside [start, end) (bucket [s, s + r) clipped to the
+ *    block's [minT, maxT]; buckets wholly outside are left out): then it is answered as one summary per such bucket.
+ *    r divides the step and both are aligned to the epoch, so each bucket lies inside one query window
+ *    (docs/query-semantics.md "Rollups").
  * Taking such a block out of the merge changes nothing else: the remaining runs have no timestamp in its span.
  */
 import { BLOCK_VERSION_ROLLUP, decodeBlock, decodeBlockHeader, decodeBlockRollups, FLAG_STRICTLY_INCREASING, type BlockHeader } from '../codec/block.js';
@@ -88,7 +89,7 @@ export function seriesParts(
         summaries.push({ count: h.count, minT: h.minT, maxT: h.maxT, min: h.min, max: h.max, sum: h.sum, first: h.first, last: h.last });
         continue;
       }
-      if (opts.rollups !== true || opts.step === undefined || h.version !== BLOCK_VERSION_ROLLUP) continue;
+      if (opts.rollups !== true || h.version !== BLOCK_VERSION_ROLLUP) continue;
       const buckets = rollupParts(blocks[s.block]!, h, start, end, opts.step);
       if (buckets === undefined) continue;
       summarized[s.block] = true;
@@ -124,12 +125,13 @@ export function seriesParts(
 
 /**
  * A version-3 block as summaries of the buckets it has points in, at the coarsest rollup resolution that divides
- * `step` and has no bucket straddling `start` or `end`; undefined when none fits. Checks the block's CRC.
+ * `step` (any, without a step) and has no bucket straddling `start` or `end`; undefined when none fits. Checks the
+ * block's CRC.
  * A bucket's minT/maxT are [s, s + r − 1] clipped to the block's [minT, maxT] (bounds, not its first/last point), and
  * first/last are NaN: the query asks for rollups only for count, sum, min, max, avg.
  */
-function rollupParts(block: Uint8Array, h: BlockHeader, start: number, end: number, step: number): BlockSummary[] | undefined {
-  const rollups = decodeBlockRollups(block).filter((r) => step % r.resolution === 0);
+function rollupParts(block: Uint8Array, h: BlockHeader, start: number, end: number, step: number | undefined): BlockSummary[] | undefined {
+  const rollups = decodeBlockRollups(block).filter((r) => step === undefined || step % r.resolution === 0);
   next: for (let k = rollups.length - 1; k >= 0; k--) {
     const { resolution: r, buckets } = rollups[k]!;
     const out: BlockSummary[] = [];

@@ -45,8 +45,8 @@ export interface ReadPartsOptions {
   /** False: summarize nothing (every block is decoded), for functions a header cannot answer. */
   summaries: boolean;
   /**
-   * Also answer blocks that span several windows from their rollups (docs/query-semantics.md "Rollups"), one summary
-   * per bucket. Only for functions that need no first/last: count, sum, min, max, avg.
+   * Also answer blocks that span several windows or are cut by start/end from their rollups (docs/query-semantics.md
+   * "Rollups"), one summary per bucket. Only for functions that need no first/last: count, sum, min, max, avg.
    */
   rollups?: boolean;
 }
