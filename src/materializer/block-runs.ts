@@ -1,4 +1,4 @@
-import type { KvStore, RangeOptions } from '../store/types.js';
+import type { KvStore, RangeOptions, RangeScanner } from '../store/types.js';
 
 export type Tier = 'hot' | 'cold';
 
@@ -20,6 +20,40 @@ export function scanTiers(hot: KvStore | undefined, cold: KvStore | undefined, r
   const hotScan = hot ? collect(hot, range, 'hot') : Promise.resolve([]);
   const coldScan = cold ? collect(cold, range, 'cold') : Promise.resolve([]);
   return Promise.all([coldScan, hotScan]).then(([c, h]) => mergeByKey(c, h));
+}
+
+/**
+ * scanTiers of several key ranges (ascending by gte, each within one series' keys), all from the snapshots of this
+ * call: each tier's scanner (one store iterator) is opened before this returns, then reads the ranges in order, one
+ * seek each. A store without scanners gets one scanTiers per range, all opened now as well. `expected`: the likely
+ * number of blocks per range. Resolves with the blocks of each range, in the order of `ranges`.
+ */
+export function scanTiersMany(hot: KvStore | undefined, cold: KvStore | undefined, ranges: ReadonlyArray<{ gte: Buffer; lt: Buffer }>, expected: number): Promise<StoredBlock[][]> {
+  if (ranges.length === 0) return Promise.resolve([]);
+  if ((hot && !hot.openScanner) || (cold && !cold.openScanner)) return Promise.all(ranges.map((r) => scanTiers(hot, cold, r)));
+  const bounds = { gte: ranges[0]!.gte, lt: ranges[ranges.length - 1]!.lt };
+  const coldScan = cold ? readRanges(cold.openScanner!(bounds), ranges, expected, 'cold') : Promise.resolve(undefined);
+  const hotScan = hot ? readRanges(hot.openScanner!(bounds), ranges, expected, 'hot') : Promise.resolve(undefined);
+  return Promise.all([coldScan, hotScan]).then(([c, h]) => ranges.map((_, i) => mergeByKey(c?.[i] ?? [], h?.[i] ?? [])));
+}
+
+async function readRanges(scanner: RangeScanner, ranges: ReadonlyArray<{ gte: Buffer; lt: Buffer }>, expected: number, tier: Tier): Promise<StoredBlock[][]> {
+  const out: StoredBlock[][] = [];
+  try {
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i]!;
+      const prev = ranges[i - 1];
+      // The same range twice (a series asked twice): a scanner reads each key range once.
+      if (prev && prev.gte.equals(r.gte) && prev.lt.equals(r.lt)) {
+        out.push(out[i - 1]!);
+        continue;
+      }
+      out.push((await scanner.read(r, expected)).map(([key, value]) => ({ tier, key, value })));
+    }
+  } finally {
+    await scanner.close();
+  }
+  return out;
 }
 
 function collect(store: KvStore, range: RangeOptions, tier: Tier): Promise<StoredBlock[]> {

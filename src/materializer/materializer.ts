@@ -220,6 +220,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
     tagValues: (p, key) => stateOf(p).index.tagValues(key),
     readSeries: (p, id, start, end): Promise<PointColumns> => stateOf(p).read(id, start, end),
     readSeriesParts: (p, id, start, end, o) => stateOf(p).readParts(id, start, end, o),
+    readSeriesPartsMany: (p, ids, start, end, o) => stateOf(p).readPartsMany(ids, start, end, o),
     lastPoint: (p, id) => stateOf(p).lastPoint(id),
     async waitForOffsets(offsets, timeoutMs) {
       const waits = Object.entries(offsets).map(([p, o]) => stateOf(Number(p)).waitFor(o));

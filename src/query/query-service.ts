@@ -1,6 +1,6 @@
 import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { Matcher, PartitionReader, PointColumns, SeriesInfo, SeriesParts } from '../store/read-model.js';
+import type { Matcher, PartitionReader, PointColumns, ReadPartsOptions, SeriesInfo, SeriesParts } from '../store/read-model.js';
 import { addSeriesPartial, finalizePartials, mergePartials, planAggregate, summariesAnswer, type AggregatePlan, type AggregateLimits, type AggregateQuery, type AggregatedSeries, type PartialAggregate } from './aggregate/index.js';
 import { DEFAULT_AGGREGATE_LIMITS } from './aggregate/types.js';
 import { Kind } from './aggregate/plan.js';
@@ -9,6 +9,9 @@ import { readAhead } from './read-ahead.js';
 
 /** Series reads in flight per query (see read-ahead.ts); results are consumed in plan order. */
 const READ_AHEAD = 16;
+/** Series per batched read (readSeriesPartsMany), and batches in flight: at most 128 series' points held at once. */
+const BATCH_SERIES = 32;
+const BATCHES_AHEAD = 4;
 
 export interface QueryLimits {
   maxSeries: number;
@@ -186,12 +189,36 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
     }
   }
 
+  /**
+   * readSeriesParts of every series, handed back in order. With readSeriesPartsMany, runs of consecutive series of one
+   * partition are read as batches of up to BATCH_SERIES (one store iterator per tier and batch instead of one per
+   * series: iterator set-up and the thread-pool round trip dominated a series read), BATCHES_AHEAD batches in flight.
+   */
+  async function* partsInOrder(flat: SeriesInfo[], start: number, end: number, opts: ReadPartsOptions, signal?: AbortSignal): AsyncGenerator<SeriesParts, void, undefined> {
+    const many = reader.readSeriesPartsMany?.bind(reader);
+    if (!many) {
+      yield* readAhead(flat.length, READ_AHEAD, (i) => reader.readSeriesParts(flat[i]!.partition, flat[i]!.id, start, end, opts), signal);
+      return;
+    }
+    const batches: number[] = [0];
+    for (let i = 1; i < flat.length; i++) {
+      if (flat[i]!.partition !== flat[i - 1]!.partition || i - batches[batches.length - 1]! >= BATCH_SERIES) batches.push(i);
+    }
+    batches.push(flat.length);
+    const read = (b: number): Promise<SeriesParts[]> => {
+      const from = batches[b]!;
+      const ids = flat.slice(from, batches[b + 1]!).map((s) => s.id);
+      return many(flat[from]!.partition, ids, start, end, opts);
+    };
+    for await (const batch of readAhead(flat.length === 0 ? 0 : batches.length - 1, BATCHES_AHEAD, read, signal)) yield* batch;
+  }
+
   /** Partial aggregates of consecutive groups of series (each of one partition), one map per group, in order. */
   async function* groupPartials(groups: { partition: number; series: SeriesInfo[] }[], ap: AggregatePlan, by: string[] | undefined, budget: PointBudget, signal?: AbortSignal): AsyncGenerator<PartialAggregate, void, undefined> {
     const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind), rollups: ap.kind === Kind.Count || ap.kind === Kind.Sum || ap.kind === Kind.Min || ap.kind === Kind.Max || ap.kind === Kind.Avg };
     const flat: SeriesInfo[] = [];
     for (const g of groups) for (const s of g.series) flat.push(s);
-    const reads = readAhead(flat.length, READ_AHEAD, (i) => reader.readSeriesParts(flat[i]!.partition, flat[i]!.id, ap.start, ap.end, opts), signal);
+    const reads = partsInOrder(flat, ap.start, ap.end, opts, signal);
     let i = 0;
     for (const g of groups) {
       const acc: PartialAggregate = new Map();

@@ -1,6 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { TsdbError, asTsdbError } from '../common/errors.js';
-import type { BatchOp, KvStore, RangeOptions } from './types.js';
+import type { BatchOp, KvStore, RangeOptions, RangeScanner } from './types.js';
 
 export interface ClassicLevelStoreOptions {
   location: string;
@@ -75,6 +75,10 @@ export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore
         await it.close();
       }
     },
+    openScanner(bounds) {
+      ensureOpen('open scanner');
+      return classicLevelScanner(db.iterator({ gte: bounds.gte, lt: bounds.lt }));
+    },
     async clearRange(range: RangeOptions) {
       ensureOpen('clear range');
       try {
@@ -102,6 +106,62 @@ export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore
       } catch (e) {
         throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot compact range (${opts.location})`);
       }
+    },
+  };
+}
+
+type Entry = [Buffer, Buffer];
+
+/**
+ * One LevelDB iterator (one snapshot) read range after range. Each read seeks to its range and asks for `expected`
+ * entries plus one: the extra entry shows whether the range ended, and is kept in case the next range starts there.
+ */
+function classicLevelScanner(it: ReturnType<ClassicLevel<Buffer, Buffer>['iterator']>): RangeScanner {
+  /** Entries read past the end of the previous range, in key order, directly followed by the iterator's position. */
+  let ahead: Entry[] = [];
+  let ended = false;
+  return {
+    async read(range, expected = 16) {
+      const out: Entry[] = [];
+      let i = 0;
+      while (i < ahead.length && Buffer.compare(ahead[i]![0], range.gte) < 0) i++;
+      if (i < ahead.length) {
+        // The iterator sits right after ahead's last entry: ahead[i..] is where this range begins.
+        for (; i < ahead.length; i++) {
+          if (Buffer.compare(ahead[i]![0], range.lt) >= 0) {
+            ahead = ahead.slice(i);
+            return out;
+          }
+          out.push(ahead[i]!);
+        }
+        ahead = [];
+        if (ended) return out;
+      } else {
+        ahead = [];
+        it.seek(range.gte);
+        ended = false;
+      }
+      try {
+        for (;;) {
+          const batch = (await it.nextv(Math.max(1, expected) + 1)) as Entry[];
+          if (batch.length === 0) {
+            ended = true;
+            return out;
+          }
+          for (let j = 0; j < batch.length; j++) {
+            if (Buffer.compare(batch[j]![0], range.lt) >= 0) {
+              ahead = batch.slice(j);
+              return out;
+            }
+            out.push(batch[j]!);
+          }
+        }
+      } catch (e) {
+        throw asTsdbError(e, 'TSDB_ERR_STORE_IO', `cannot read range (scanner)`);
+      }
+    },
+    async close() {
+      await it.close();
     },
   };
 }

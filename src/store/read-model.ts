@@ -90,6 +90,8 @@ export interface PartitionReader {
   readSeries(partition: number, seriesId: number, start: number, end: number): Promise<PointColumns>;
   /** readSeries, but whole blocks that need no decoding come back as header summaries (see SeriesParts). */
   readSeriesParts(partition: number, seriesId: number, start: number, end: number, opts: ReadPartsOptions): Promise<SeriesParts>;
+  /** Optional: readSeriesParts of several series of one partition (in the order given), all from one snapshot. */
+  readSeriesPartsMany?(partition: number, seriesIds: readonly number[], start: number, end: number, opts: ReadPartsOptions): Promise<SeriesParts[]>;
   /** The newest point of a series (greatest timestamp; the last written at that timestamp), from an in-memory
    * last-value index; undefined when the series has no points. */
   lastPoint(partition: number, seriesId: number): Promise<{ t: number; v: number } | undefined>;

@@ -14,6 +14,16 @@ export interface RangeOptions {
   limit?: number;
 }
 
+/**
+ * Reads several key ranges from one snapshot with one store iterator (openScanner). `read` calls must come one at a
+ * time, in ascending order of `gte`, with ranges inside the scanner's bounds that do not overlap.
+ */
+export interface RangeScanner {
+  /** Entries of [gte, lt), in key order. `expected`: how many there probably are (sizes the first store read). */
+  read(range: { gte: Buffer; lt: Buffer }, expected?: number): Promise<Array<[Buffer, Buffer]>>;
+  close(): Promise<void>;
+}
+
 export interface KvStore {
   readonly kind: string;
   readonly location: string;
@@ -24,6 +34,11 @@ export interface KvStore {
   batch(ops: BatchOp[], opts?: { sync?: boolean }): Promise<void>;
   /** Entries in key order (or reverse) within the range. */
   iterate(range: RangeOptions): AsyncIterable<[Buffer, Buffer]>;
+  /**
+   * Optional: a scanner over [gte, lt) whose snapshot is taken before this returns. Reading many small ranges (the
+   * blocks of many series) through it costs one seek per range instead of one iterator each.
+   */
+  openScanner?(bounds: { gte: Buffer; lt: Buffer }): RangeScanner;
   /** Deletes every key in the range. */
   clearRange(range: RangeOptions): Promise<void>;
   /**

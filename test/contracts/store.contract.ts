@@ -17,6 +17,12 @@ async function collect(it: AsyncIterable<[Buffer, Buffer]>): Promise<string[]> {
   return out;
 }
 
+async function collect2(it: AsyncIterable<[Buffer, Buffer]>): Promise<Array<[Buffer, Buffer]>> {
+  const out: Array<[Buffer, Buffer]> = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
 /** Bytes of every file directly in a store's directory (LevelDB and RocksDB keep no subdirectories of data). */
 export function storeDirBytes(dir: string): number {
   let n = 0;
@@ -123,6 +129,30 @@ export function storeContract(name: string, factory: StoreFactory): void {
       assert.equal(back.length, 300);
       assert.equal(back[0], 'k0999');
       assert.equal(back[299], 'k0700');
+    });
+
+    it('openScanner (when the backend has it) reads ranges as iterate does, from the snapshot of its opening', async (t) => {
+      if (!store.openScanner) return t.skip(`${name} has no openScanner`);
+      const key = (i: number): Buffer => Buffer.from(`k${String(i).padStart(4, '0')}`);
+      // Every third key exists, so ranges start and end on present and absent keys.
+      await store.batch(Array.from({ length: 700 }, (_, n) => ({ type: 'put' as const, key: key(3 * n), value: Buffer.from(`v${3 * n}`) })));
+      const ranges: Array<[number, number]> = [[0, 1], [1, 3], [3, 4], [4, 9], [10, 11], [12, 100], [100, 100 + 3 * 600], [1900, 1903], [1905, 1906], [2095, 2200], [2200, 3000]];
+      const scanner = store.openScanner({ gte: key(0), lt: b('l') });
+      // Written after the scanner opened: invisible to it.
+      await store.batch([{ type: 'put', key: key(1), value: b('late') }, { type: 'del', key: key(99) }]);
+      const show = (entries: Array<[Buffer, Buffer]>): string[] => entries.map(([k, v]) => `${k.toString()}=${v.toString()}`);
+      try {
+        for (const [i, [lo, hi]] of ranges.entries()) {
+          const want: string[] = [];
+          for (let n = lo; n < hi; n++) if (n % 3 === 0 && n < 2100) want.push(`${key(n).toString()}=v${n}`);
+          // Expected counts too small, exact and too large.
+          const got = await scanner.read({ gte: key(lo), lt: key(hi) }, [0, 1, 5, 1000][i % 4]);
+          assert.deepEqual(show(got), want, `[${lo}, ${hi})`);
+        }
+      } finally {
+        await scanner.close();
+      }
+      assert.deepEqual(show(await collect2(store.iterate({ gte: key(0), lt: key(2) }))), ['k0000=v0', 'k0001=late']);
     });
 
     it('binary keys with 0x00 and 0xff bytes: bounds are exact and prefixes sort first', async () => {
