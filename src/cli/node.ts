@@ -57,6 +57,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
         compactionGraceMs: config.compactionGrace,
         compactionMaxFragments: config.compactionMaxFragments,
         rollupsMs: rollupResolutions(config.rollups),
+        sealWorkers: config.sealWorkers,
         blockCacheBytes: config.blockCacheBytes,
         partitions: Array.from({ length: config.partitions }, (_, i) => i),
         logger,

@@ -91,6 +91,7 @@ export async function runReplayCommand(argv: string[]): Promise<void> {
       coldStore,
       hotDurationMs: config.hotDuration,
       rollupsMs: rollupResolutions(config.rollups),
+      sealWorkers: config.sealWorkers,
       // The same per-partition series cap as the node, so a replay sets aside the same records (docs/series-index.md).
       seriesLimits: seriesLimitsFrom(config.maxSeriesPerMetric, config.maxSeriesPerMetricOverrides),
     });

@@ -38,6 +38,7 @@ export const SERVE_OPTIONS = {
   maxBodyBytes: { flag: 'max-body-bytes', kind: 'bytes', default: 16 * 1024 * 1024, min: 1024, help: 'largest accepted write body' },
   maxPointsPerRequest: { flag: 'max-points-per-request', kind: 'int', default: 100_000, min: 1, help: 'most points in one write' },
   ingestWorkers: { flag: 'ingest-workers', kind: 'int', default: 1, min: 0, help: 'worker threads that decode, validate and encode Avro write bodies (0 = on the thread serving HTTP)' },
+  sealWorkers: { flag: 'seal-workers', kind: 'int', default: 1, min: 0, help: 'worker threads that decode, merge and encode the blocks of windows being sealed (0 = on the thread applying the log)' },
   maxTagsPerPoint: { flag: 'max-tags-per-point', kind: 'int', default: 32, min: 0, help: 'most tags on one point' },
   maxNameLength: { flag: 'max-name-length', kind: 'int', default: 256, min: 1, help: 'longest metric name or tag key' },
   maxTagValueLength: { flag: 'max-tag-value-length', kind: 'int', default: 1024, min: 1, help: 'longest tag value' },

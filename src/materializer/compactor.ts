@@ -1,12 +1,12 @@
-import { FLAG_SEALED, FLAG_STRICTLY_INCREASING, decodeBlock, decodeBlockHeader, encodeBlock } from '../codec/block.js';
+import { FLAG_SEALED, FLAG_STRICTLY_INCREASING, decodeBlockHeader } from '../codec/block.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
 import type { PointColumns } from '../store/read-model.js';
 import { windowRange } from '../store/row-keys.js';
 import type { BatchOp } from '../store/types.js';
 import { scanTiers, type StoredBlock, type Tier } from './block-runs.js';
-import { mergeLogOrdered } from './merge-points.js';
 import type { PartitionState } from './partition-state.js';
+import { mergeBlockValues } from './seal-codec.js';
 
 /**
  * Test-only fault injection (test/e2e/crash-lifecycle.test.ts): the probability that the process SIGKILLs itself
@@ -14,15 +14,7 @@ import type { PartitionState } from './partition-state.js';
  */
 const KILL_IN_MOVE_GAP = Number(process.env['TSDB_TEST_KILL_IN_MOVE_GAP'] ?? 0);
 
-/**
- * Encodes a flush fragment (fast encoding in either tier) or, `sealed`, a seal's output for its tier (cold: the
- * codec's heavier compression and the configured rollups, docs/format/block.md §9). Hot blocks get no rollups:
- * they are rewritten when they move, and recent data is read at fine steps.
- */
-export function encodeBlockFor(tier: Tier, ts: ArrayLike<number>, vs: ArrayLike<number>, sealed = false, rollupsMs: readonly number[] = []): Buffer {
-  if (!sealed) return encodeBlock(ts, vs);
-  return tier === 'cold' ? encodeBlock(ts, vs, { cold: true, sealed: true, rollups: rollupsMs }) : encodeBlock(ts, vs, { sealed: true });
-}
+export { encodeBlockFor } from './seal-codec.js';
 
 /**
  * What a block counts for in the window tracker: 1 for a block that is already what sealing would write — a sealed
@@ -37,11 +29,7 @@ export function blockWeight(tier: Tier, value: Uint8Array): number {
 
 /** The points of blocks given in log order, one per timestamp, the last in log order winning. */
 export function mergeStoredBlocks(blocks: StoredBlock[]): PointColumns {
-  const runs = blocks.map((b) => {
-    const d = decodeBlock(b.value);
-    return { ts: d.ts, vs: d.vs };
-  });
-  return mergeLogOrdered(runs, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
+  return mergeBlockValues(blocks.map((b) => b.value));
 }
 
 export interface SealResult {
@@ -85,9 +73,13 @@ export async function prepareSeal(state: PartitionState, seriesId: number, windo
     await recount(state, seriesId, window, range);
     return 'none';
   }
-  const { ts, vs } = mergeStoredBlocks(blocks);
   const sealedKey = blocks[blocks.length - 1]!.key;
-  const value = encodeBlockFor(target, ts, vs, true, state.rollupsMs);
+  // The CPU of the seal (decode, merge, encode) runs in a seal worker when the node has one (seal-pool.ts).
+  const value = await state.sealer.seal(
+    blocks.map((b) => b.value),
+    target,
+    state.rollupsMs,
+  );
   const targetOps: BatchOp[] = [{ type: 'put', key: sealedKey, value }];
   const otherOps: BatchOp[] = [];
   let bytesBefore = 0;
@@ -125,7 +117,10 @@ export async function commitSeals(state: PartitionState, target: Tier, seals: Pr
     }
     state.account(target, 1, p.value.length);
   }
-  for (const p of seals) await recount(state, p.seriesId, p.window, p.range);
+  // The store answers reads on its own threads: recounts overlap (a recount is two range scans).
+  for (let i = 0; i < seals.length; i += RECOUNTS_IN_FLIGHT) {
+    await Promise.all(seals.slice(i, i + RECOUNTS_IN_FLIGHT).map((p) => recount(state, p.seriesId, p.window, p.range)));
+  }
   return seals.map((p) => p.result);
 }
 
@@ -183,6 +178,9 @@ export interface StorageJobOptions {
 /** Seals written per synced batch, and the bytes of sealed blocks that end a group early. */
 const GROUP_SEALS = 256;
 const GROUP_BYTES = 4 * 1024 * 1024;
+/** Seals prepared at once (each may wait on a seal worker and on the store's reads). */
+const SEALS_IN_FLIGHT = 16;
+const RECOUNTS_IN_FLIGHT = 16;
 
 /**
  * One pass over a partition's tracked windows, in two rounds: first what moves or compacts hot data (windows that
@@ -201,7 +199,23 @@ export async function compactPartition(state: PartitionState, o: StorageJobOptio
   let group: PreparedSeal[] = [];
   let groupTarget: Tier = 'hot';
   let groupBytes = 0;
+  // Seals prepared concurrently, so a seal pool's workers are kept busy while this thread reads the next windows.
+  let inflight: Array<Promise<PreparedSeal | 'none' | undefined>> = [];
+  /** A flush left uncommitted cold blocks: stop the pass and try again next time. */
+  let retry = false;
+  const settle = async (): Promise<void> => {
+    const prepared = await Promise.all(inflight);
+    inflight = [];
+    for (const p of prepared) {
+      if (p === undefined) retry = true;
+      else if (p !== 'none') {
+        group.push(p);
+        groupBytes += p.value.length;
+      }
+    }
+  };
   const commit = async (): Promise<void> => {
+    await settle();
     const seals = group;
     group = [];
     groupBytes = 0;
@@ -216,17 +230,15 @@ export async function compactPartition(state: PartitionState, o: StorageJobOptio
   };
   for (const round of ['hot', 'cold'] as const) {
     for (const window of windows) {
-      if (o.stopped()) return commit();
+      if (o.stopped() || retry) return commit();
       const work = planWindow(state, window, round, busyFrom, o);
       for (const { id, target } of work) {
-        if (o.stopped()) return commit();
+        if (o.stopped() || retry) return commit();
         if (target !== groupTarget) await commit();
         groupTarget = target;
-        const p = await prepareSeal(state, id, window, target);
-        if (!p) return commit(); // a flush left uncommitted cold blocks: try again next pass
-        if (p !== 'none') {
-          group.push(p);
-          groupBytes += p.value.length;
+        inflight.push(prepareSeal(state, id, window, target));
+        if (inflight.length >= SEALS_IN_FLIGHT) {
+          await settle();
           if (group.length >= GROUP_SEALS || groupBytes >= GROUP_BYTES) await commit();
         }
         // Let apply and queries run between windows: a pass never holds the event loop for long.

@@ -11,6 +11,7 @@ import { createBlockCache } from '../store/block-cache.js';
 import { PartitionState } from './partition-state.js';
 import { perMetric, type PerMetric } from './per-metric.js';
 import { createRetention, type RetentionResult } from './retention.js';
+import { createSealPool } from './seal-pool.js';
 import { startStorageJobs, type StorageJobs } from './storage-jobs.js';
 
 /** Bound of the process's series memo: about 0.5 KiB per entry. */
@@ -48,6 +49,8 @@ export interface MaterializerOptions {
   rollupsMs?: readonly number[];
   /** Decoded-block cache size in bytes (0 or absent: none). */
   blockCacheBytes?: number;
+  /** Worker threads for seals' CPU (seal-pool.ts; 0 or absent: seals run on this thread). */
+  sealWorkers?: number;
 }
 
 export interface Materializer extends PartitionReader, SeriesAdmission {
@@ -75,6 +78,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
   let jobs: StorageJobs | null = null;
   // Records repeat each series' metric and tags; decoded entries are shared by every partition (series-memo.ts).
   const seriesMemo = new SeriesMemo(SERIES_MEMO_ENTRIES);
+  const sealer = createSealPool({ workers: opts.sealWorkers ?? 0, logger: log });
   const blockCache = (opts.blockCacheBytes ?? 0) > 0 ? createBlockCache<PointColumns>({ maxBytes: opts.blockCacheBytes!, metrics: opts.metrics }) : undefined;
   let stopped = false;
   const retention = createRetention({
@@ -143,6 +147,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
           onSetAside: (r) => deadLetters.push(r),
           seriesLimits: opts.seriesLimits,
           seriesMemo,
+          sealer,
         });
         await s.load();
         states.set(p, s);
@@ -204,6 +209,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
       if (flushTimer) clearInterval(flushTimer);
       await retention.stop();
       await jobs?.stop();
+      await sealer.close();
       await consumer?.stop();
       await Promise.all([...states.values()].map((s) => flushOne(s, 'shutdown')));
     },

@@ -6,6 +6,7 @@ import type { BlockCache } from '../store/block-cache.js';
 import type { PointColumns } from '../store/read-model.js';
 import type { KvStore } from '../store/types.js';
 import type { PerMetric } from './per-metric.js';
+import type { Sealer } from './seal-pool.js';
 
 export interface PartitionStateOptions {
   partition: number;
@@ -29,6 +30,8 @@ export interface PartitionStateOptions {
   seriesLimits?: PerMetric;
   /** Decoded series-table entries by their bytes, shared by the partitions of a process (codec/series-memo.ts). */
   seriesMemo?: SeriesMemo;
+  /** Where seals' CPU runs (seal-pool.ts); default: on the calling thread. */
+  sealer?: Sealer;
 }
 
 export interface SetAsideRecord {

@@ -1,5 +1,6 @@
 import { decodeLogRecordColumns, type SeriesBatch } from '../codec/avro-record.js';
 import type { SeriesMemo } from '../codec/series-memo.js';
+import { inlineSealer, type Sealer } from './seal-pool.js';
 import { isTsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
@@ -48,6 +49,7 @@ export class PartitionState {
   readonly hotDurationMs: number;
   /** Rollup resolutions (ms) of sealed cold blocks (compactor.ts). */
   readonly rollupsMs: readonly number[];
+  readonly sealer: Sealer;
   readonly windowMs: number;
   readonly now: () => number;
   private readonly blockCache: BlockCache<PointColumns> | undefined;
@@ -88,6 +90,7 @@ export class PartitionState {
     this.cold = opts.coldStore;
     this.hotDurationMs = opts.hotDurationMs ?? 0;
     this.rollupsMs = opts.rollupsMs ?? [];
+    this.sealer = opts.sealer ?? inlineSealer;
     this.windowMs = opts.blockWindowMs;
     this.now = opts.now ?? Date.now;
     this.blockCache = opts.blockCache;
