@@ -9,51 +9,55 @@
 import { TsdbError } from '../common/errors.js';
 
 const INITIAL_BYTES = 256;
-/** One writeBits call touches at most 5 bytes (32 bits straddling byte boundaries); keep a margin. */
+/** Smallest buffer: room for a few words. */
 const WRITE_MARGIN = 8;
 
 export class BitWriter {
   private buf: Uint8Array;
-  private pos = 0; // bits written
+  /** Whole 32-bit words written to buf so far, in bytes. */
+  private bytePos = 0;
+  /** Pending bits, right-aligned, not yet in buf; acc holds accBits (0..31) of them. */
+  private acc = 0;
+  private accBits = 0;
 
   constructor(initialBytes = INITIAL_BYTES) {
     this.buf = new Uint8Array(Math.max(initialBytes, WRITE_MARGIN * 2));
   }
 
   get bitLength(): number {
-    return this.pos;
+    return this.bytePos * 8 + this.accBits;
   }
 
   get byteLength(): number {
-    return (this.pos + 7) >>> 3;
+    return this.bytePos + ((this.accBits + 7) >>> 3);
   }
 
   /** Writes the low `nbits` bits of `value` (0 ≤ nbits ≤ 32), most significant first. */
   writeBits(value: number, nbits: number): void {
     if (nbits === 0) return;
-    let idx = this.pos >>> 3;
-    if (idx + WRITE_MARGIN > this.buf.length) this.grow();
-    const buf = this.buf;
-    let n = nbits;
     // Masking keeps stray high bits (e.g. a negative int's sign extension) out of neighbouring fields.
-    let v = n === 32 ? value >>> 0 : (value & ((1 << n) - 1)) >>> 0;
-    let free = 8 - (this.pos & 7);
-    this.pos += n;
-    while (n > free) {
-      n -= free;
-      buf[idx++] |= v >>> n;
-      v &= (1 << n) - 1;
-      free = 8;
+    const v = nbits === 32 ? value >>> 0 : (value & ((1 << nbits) - 1)) >>> 0;
+    const free = 32 - this.accBits;
+    if (nbits < free) {
+      this.acc = ((this.acc << nbits) | v) >>> 0;
+      this.accBits += nbits;
+      return;
     }
-    // Unused bits of a byte are always zero (fresh buffers are zeroed, reset() clears), so OR suffices.
-    buf[idx] |= v << (free - n);
+    // Fill the word, write it out, keep the rest. (nbits - free < 32, and shifts by 32 are avoided.)
+    const rest = nbits - free;
+    const word = free === 32 ? v : ((this.acc << free) | (v >>> rest)) >>> 0;
+    this.putWord(word);
+    this.acc = rest === 0 ? 0 : (v & ((1 << rest) - 1)) >>> 0;
+    this.accBits = rest;
   }
 
   writeBit(bit: number): void {
-    const idx = this.pos >>> 3;
-    if (idx + WRITE_MARGIN > this.buf.length) this.grow();
-    if (bit !== 0) this.buf[idx] |= 0x80 >>> (this.pos & 7);
-    this.pos += 1;
+    this.acc = ((this.acc << 1) | (bit !== 0 ? 1 : 0)) >>> 0;
+    if (++this.accBits === 32) {
+      this.putWord(this.acc);
+      this.acc = 0;
+      this.accBits = 0;
+    }
   }
 
   /**
@@ -69,19 +73,40 @@ export class BitWriter {
     }
   }
 
-  /** The bytes written so far, as a view (no copy). A trailing partial byte is zero-padded. */
+  /**
+   * The bytes written so far, as a view (no copy). A trailing partial byte is zero-padded. The pending bits are
+   * copied into the buffer for the view; later writes overwrite those bytes.
+   */
   bytes(): Uint8Array {
-    return this.buf.subarray(0, this.byteLength);
+    const n = (this.accBits + 7) >>> 3;
+    if (n > 0) {
+      if (this.bytePos + 4 > this.buf.length) this.grow();
+      const left = (this.acc << (32 - this.accBits)) >>> 0; // pending bits left-aligned, zeros after
+      for (let i = 0; i < n; i++) this.buf[this.bytePos + i] = (left >>> (24 - 8 * i)) & 0xff;
+    }
+    return this.buf.subarray(0, this.bytePos + n);
   }
 
   reset(): void {
-    this.buf.fill(0, 0, Math.min(this.buf.length, this.byteLength + 1));
-    this.pos = 0;
+    this.bytePos = 0;
+    this.acc = 0;
+    this.accBits = 0;
+  }
+
+  private putWord(word: number): void {
+    const p = this.bytePos;
+    if (p + 4 > this.buf.length) this.grow();
+    const buf = this.buf;
+    buf[p] = word >>> 24;
+    buf[p + 1] = (word >>> 16) & 0xff;
+    buf[p + 2] = (word >>> 8) & 0xff;
+    buf[p + 3] = word & 0xff;
+    this.bytePos = p + 4;
   }
 
   private grow(): void {
     const next = new Uint8Array(this.buf.length * 2);
-    next.set(this.buf);
+    next.set(this.buf.subarray(0, this.bytePos));
     this.buf = next;
   }
 }
