@@ -30,6 +30,9 @@ export interface MemoTable {
   keys: string[];
 }
 
+/** Default bound on entries (about 0.5 KiB each with TSBS-sized tags). */
+export const SERIES_MEMO_ENTRIES = 200_000;
+
 /** Bytes of remembered tables, all together, before they are forgotten. */
 const MAX_TABLE_BYTES = 32 * 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import { pointsToSeriesBatch, type SeriesBatch } from '../codec/avro-record.js';
 import { createPartitionCache } from '../codec/partitioning.js';
-import { SeriesMemo } from '../codec/series-memo.js';
+import { SERIES_MEMO_ENTRIES, SeriesMemo } from '../codec/series-memo.js';
 import type { ValidationLimits } from '../codec/validate-points.js';
 import { encodeWriteToken } from '../codec/write-token.js';
 import type { Clock } from '../common/clock.js';
@@ -49,7 +49,7 @@ const NO_TAGS: Record<string, string> = Object.freeze({}) as Record<string, stri
 
 export function createWriteService(opts: WriteServiceOptions): WriteService {
   const partitionCacheEntries = opts.partitionCacheEntries ?? 1_000_000;
-  const ctx: PrepareContext = { limits: opts.limits, partitionCount: opts.log.partitions, partitions: createPartitionCache(opts.log.partitions, partitionCacheEntries), memo: new SeriesMemo(partitionCacheEntries) };
+  const ctx: PrepareContext = { limits: opts.limits, partitionCount: opts.log.partitions, partitions: createPartitionCache(opts.log.partitions, partitionCacheEntries), memo: new SeriesMemo(SERIES_MEMO_ENTRIES) };
   const log = opts.logger.child({ component: 'ingest' });
   const pool: WritePool | undefined =
     opts.workers && opts.workers > 0

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createPartitionCache } from '../codec/partitioning.js';
-import { SeriesMemo } from '../codec/series-memo.js';
+import { SERIES_MEMO_ENTRIES, SeriesMemo } from '../codec/series-memo.js';
 import type { ValidationLimits } from '../codec/validate-points.js';
 import type { Precision } from './influx-lines.js';
 import { prepareAvro, prepareInflux, type PrepareContext } from './prepare-write.js';
@@ -24,7 +24,7 @@ export interface WorkerRequest {
 }
 
 const setup = workerData as WorkerSetup;
-const ctx: PrepareContext = { limits: setup.limits, partitionCount: setup.partitionCount, partitions: createPartitionCache(setup.partitionCount, setup.partitionCacheEntries), memo: new SeriesMemo(setup.partitionCacheEntries) };
+const ctx: PrepareContext = { limits: setup.limits, partitionCount: setup.partitionCount, partitions: createPartitionCache(setup.partitionCount, setup.partitionCacheEntries), memo: new SeriesMemo(SERIES_MEMO_ENTRIES) };
 
 parentPort!.on('message', (req: WorkerRequest) => {
   const body = Buffer.from(req.body.buffer, req.body.byteOffset, req.body.byteLength);

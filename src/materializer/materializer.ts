@@ -1,4 +1,4 @@
-import { SeriesMemo } from '../codec/series-memo.js';
+import { SERIES_MEMO_ENTRIES, SeriesMemo } from '../codec/series-memo.js';
 import type { Clock } from '../common/clock.js';
 import { TsdbError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -14,8 +14,6 @@ import { createRetention, type RetentionResult } from './retention.js';
 import { createSealPool } from './seal-pool.js';
 import { startStorageJobs, type StorageJobs } from './storage-jobs.js';
 
-/** Bound of the process's series memo: about 0.5 KiB per entry. */
-const SERIES_MEMO_ENTRIES = 200_000;
 
 export interface MaterializerOptions {
   /** Per-metric series cap (docs/series-index.md "Cardinality limit"); absent: unlimited. */
