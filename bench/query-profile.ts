@@ -13,8 +13,11 @@
  *   are "warm" (optimised code and warm store caches, but blocks not decoded before).
  * --restarts: start the node this many times (cold figures are over all starts).
  * --pause-ms: wait this long after the node is ready before querying (default 0, 1000 with --cpu-prof).
- * --cpu-prof DIR: run the query node under `node --cpu-prof` and print its self-time summary afterwards.
- * Answers of the first round are kept and compared with every later round (a changed answer is an error).
+ * --cpu-prof DIR: run the query node under `node --cpu-prof` and print self and inclusive time per function over the
+ *   samples from the first query on (start-up left out; worker threads' profiles too).
+ * BENCH_DATA_ROOT: the checkout whose .cache/bench/data holds the data set (default: this one), for a build of the
+ *   tree in another directory (an A/B comparison) that must not re-encode the cached data set under its own paths.
+ * Every start runs the same rounds: answers of the first start are kept and the later starts' must equal them.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -64,7 +67,8 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const scale = args.full ? 1000 : 100;
   const spec: DatasetSpec = { name: `cpu-only-s${scale}-1d-seed${args.seed}`, scale, start: '2016-01-01T00:00:00Z', end: '2016-01-02T00:00:00Z', interval: '10s', seed: args.seed, linesPerVmBatch: 10_000, pointsPerV3Batch: 10_000 };
-  const ds = await prepareDataset(ROOT, spec);
+  // The data set cache records absolute paths: a copy of the tree built elsewhere must still name this checkout's.
+  const ds = await prepareDataset(process.env.BENCH_DATA_ROOT ?? ROOT, spec);
   const dataDir = args.dataDir ?? join(ROOT, '.cache', 'bench', `query-profile-${spec.name}`);
   const workDir = join(dataDir, '..', `${dataDir.split('/').pop()}-logs`);
   mkdirSync(workDir, { recursive: true });
@@ -147,10 +151,7 @@ interface ProfNode {
   children?: number[];
 }
 
-/**
- * Self and inclusive time per function over the samples after the first idle stretch of 800 ms in each profile
- * (the pause before the queries), i.e. the queries without the node's start-up.
- */
+/** Self and inclusive time per function over the samples from the first one inside runQuery (the queries). */
 function printProfile(dir: string, top = 40): void {
   const self = new Map<string, number>();
   const incl = new Map<string, number>();
@@ -162,25 +163,20 @@ function printProfile(dir: string, top = 40): void {
     const parent = new Map<number, number>();
     for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
     const name = (n: ProfNode): string => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`;
-    let from = 0;
-    for (let i = 0, idle = 0; i < p.samples.length; i++) {
-      if (byId.get(p.samples[i]!)!.callFrame.functionName !== '(idle)') idle = 0;
-      else if ((idle += p.timeDeltas[i]!) >= 800_000) {
-        from = i;
-        break;
-      }
-    }
+    const stack = (id: number): ProfNode[] => {
+      const out: ProfNode[] = [];
+      for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) out.push(byId.get(x)!);
+      return out;
+    };
+    const from = p.samples.findIndex((id) => stack(id).some((n) => n.callFrame.functionName === 'runQuery'));
+    if (from < 0) continue;
     for (let i = from; i < p.samples.length; i++) {
-      const n = byId.get(p.samples[i]!)!;
-      if (n.callFrame.functionName === '(idle)') continue;
+      const frames = stack(p.samples[i]!);
+      if (frames[0]!.callFrame.functionName === '(idle)') continue;
       const ms = p.timeDeltas[i]! / 1000;
       busy += ms;
-      add(self, name(n), ms);
-      const seen = new Set<string>();
-      for (let x: number | undefined = n.id; x !== undefined; x = parent.get(x)) {
-        const k = name(byId.get(x)!);
-        if (!seen.has(k)) add(incl, k, ms), seen.add(k);
-      }
+      add(self, name(frames[0]!), ms);
+      for (const k of new Set(frames.map(name))) add(incl, k, ms);
     }
   }
   console.log(`\nprofile (after start-up): busy ${busy.toFixed(0)} ms`);
