@@ -65,6 +65,7 @@ export async function createNode(opts: NodeOptions): Promise<V3Node> {
         metrics,
         flushIntervalMs: config.flushInterval,
         headMaxPoints: config.headMaxPoints,
+        headMaxBytes: config.headMaxBytes,
         blockWindowMs: config.blockWindow,
         seriesLimits: seriesLimitsFrom(config.maxSeriesPerMetric, config.maxSeriesPerMetricOverrides),
         retention: retentionFrom(config.retention, config.retentionOverrides),

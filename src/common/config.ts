@@ -49,6 +49,7 @@ export const SERVE_OPTIONS = {
   logRetention: { flag: 'log-retention', kind: 'duration', default: 7 * 86_400_000, help: 'embedded log age kept; only materialized records are ever deleted' },
   flushInterval: { flag: 'flush-interval', kind: 'duration', default: 10_000, min: 10, help: 'how often the head is flushed to the store' },
   headMaxPoints: { flag: 'head-max-points', kind: 'int', default: 2_000_000, min: 1000, help: 'a partition head with more points flushes early' },
+  headMaxBytes: { flag: 'head-max-bytes', kind: 'bytes', default: 32 * 1024 * 1024, help: 'encoded bytes all partition heads together (frozen ones included) may hold; over it the largest heads flush early, reason "memory" (0 = no budget; docs/memory.md)' },
   maxSeriesPerMetric: { flag: 'max-series-per-metric', kind: 'int', default: 1_000_000, min: 0, help: 'most series one metric may have; a write that would create more is rejected with 422 TSDB_ERR_WRITE_CARDINALITY (0 = unlimited; docs/series-index.md)' },
   maxSeriesPerMetricOverrides: { flag: 'max-series-per-metric-overrides', kind: 'list', default: [], help: 'per-metric limits METRIC=COUNT,... (0 = unlimited for that metric)' },
   retention: { flag: 'retention', kind: 'duration', default: 0, help: 'delete blocks whose window ended longer ago than this, and series left without points (0 = keep forever)' },

@@ -38,6 +38,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}) {
     retentionSeriesDeleted: new Counter({ name: 'tsdb_retention_series_deleted_total', help: 'series deleted by retention (no points left)', registers: r }),
     retentionDuration: new Histogram({ name: 'tsdb_retention_duration_seconds', help: 'retention run duration', buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60], registers: r }),
     headSeries: new Gauge({ name: 'tsdb_head_series', help: 'series known per partition', labelNames: ['partition'] as const, registers: r }),
+    headBytes: new Gauge({ name: 'tsdb_head_bytes', help: 'encoded bytes in memory not yet flushed, all partitions together (frozen heads included; bounded by --head-max-bytes)', registers: r }),
     headPoints: new Gauge({ name: 'tsdb_head_points', help: 'points in memory not yet flushed, per partition', labelNames: ['partition'] as const, registers: r }),
     queries: new Counter({ name: 'tsdb_query_requests_total', help: 'query requests by endpoint and outcome', labelNames: ['endpoint', 'outcome'] as const, registers: r }),
     queryLatency: new Histogram({ name: 'tsdb_query_duration_seconds', help: 'query latency', labelNames: ['endpoint'] as const, buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: r }),

@@ -8,6 +8,7 @@ import type { Matcher, PartitionReader, PointColumns, SeriesAdmission, SeriesInf
 import type { KvStore } from '../store/types.js';
 import { createSeriesAdmission } from './cardinality.js';
 import { createBlockCache } from '../store/block-cache.js';
+import { createHeadBudget } from './head-budget.js';
 import { PartitionState } from './partition-state.js';
 import { perMetric, type PerMetric } from './per-metric.js';
 import { createRetention, type RetentionResult } from './retention.js';
@@ -32,6 +33,8 @@ export interface MaterializerOptions {
   flushIntervalMs: number;
   /** A partition whose head holds more points flushes early, so memory stays bounded. */
   headMaxPoints: number;
+  /** All partitions' heads together (frozen included) may hold this many bytes; over it the largest flush early (0 or absent: no budget). */
+  headMaxBytes?: number;
   blockWindowMs: number;
   /** Cold tier (docs/storage-lifecycle.md); absent: no tiering, every block stays in `store`. */
   coldStore?: KvStore;
@@ -93,6 +96,16 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
     logger: log,
     metrics: opts.metrics,
   });
+  const headBudget = createHeadBudget({
+    maxBytes: opts.headMaxBytes ?? 0,
+    heads: function* () {
+      for (const s of states.values()) {
+        yield { partition: s.partition, headPoints: s.headPoints, seriesCount: s.index.size, headBytes: () => s.headBytes(), flush: (reason: string) => flushOne(s, reason) };
+      }
+    },
+  });
+  /** With a budget, records are applied one at a time, so a partition overshoots it by one record at most. */
+  const applySlice = (opts.headMaxBytes ?? 0) > 0 ? 1 : Number.POSITIVE_INFINITY;
   const admission = createSeriesAdmission({ indexes: () => [...states.values()].map((s) => s.index), limits: opts.seriesLimits ?? perMetric(0) });
 
   const deadLetters: DeadLetter[] = [];
@@ -118,6 +131,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
     });
 
   async function updateLag(): Promise<void> {
+    opts.metrics.headBytes.set(headBudget.exactTotal());
     for (const [p, s] of states) {
       try {
         const { end } = await opts.log.offsets(p);
@@ -164,11 +178,15 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
       consumer = opts.log.consume({
         onBatch: async (p, records) => {
           const s = states.get(p)!;
-          s.apply(records);
-          if (deadLetters.length > 0) await flushDeadLetters();
-          if (s.headPoints >= opts.headMaxPoints) {
-            // Backpressure: wait for the flush rather than let the head grow without bound.
-            await flushOne(s, 'head_full');
+          for (let i = 0; i < records.length; i += applySlice) {
+            s.apply(applySlice >= records.length ? records : records.slice(i, i + applySlice));
+            if (deadLetters.length > 0) await flushDeadLetters();
+            if (s.headPoints >= opts.headMaxPoints) {
+              // Backpressure: wait for the flush rather than let the head grow without bound.
+              await flushOne(s, 'head_full');
+            } else {
+              await headBudget.afterApply();
+            }
           }
         },
         onError: (p, err) => log.error({ partition: p, err: err.message }, 'partition stopped applying'),

@@ -143,6 +143,12 @@ export class PartitionState {
     return this.active.points + (this.frozen?.points ?? 0);
   }
 
+  /** Encoded bytes of the heads (active + frozen) and of the frozen one alone, for the memory budget (head-budget.ts). */
+  headBytes(): { total: number; frozen: number } {
+    const frozen = this.frozen?.byteLength() ?? 0;
+    return { total: this.active.byteLength() + frozen, frozen };
+  }
+
   /** Applies records in offset order. Records that do not decode are counted, logged and skipped. */
   apply(records: LogRecord[]): void {
     let points = 0;
