@@ -22,10 +22,24 @@ export interface PreparedWrite {
   ok: true;
   points: number;
   records: PreparedRecord[];
-  /** Per series of the request: metric, canonical key, index of its first point. */
-  metrics: string[];
-  keys: string[];
+  /**
+   * Per series of the request: its metric (an index into metricNames), canonical key and the index of its first
+   * point. Compact because it crosses a thread boundary on every write: the keys travel as one string, joined by
+   * newlines (canonical keys escape them); metricCounts lets the cardinality check skip them when no metric is near
+   * its limit (preparedSeries builds the per-series form when it is).
+   */
+  metricNames: string[];
+  metricOf: Int32Array;
+  /** Series per metric, in metricNames order. */
+  metricCounts: Int32Array;
+  keys: string;
   firstPoint: Int32Array;
+}
+
+/** The per-series metric and key lists of a prepared write (for the full cardinality check). */
+export function preparedSeries(p: PreparedWrite): { metrics: string[]; keys: string[] } {
+  const metrics = Array.from(p.metricOf, (i) => p.metricNames[i]!);
+  return { metrics, keys: metrics.length === 0 ? [] : p.keys.split('\n') };
 }
 
 /** A request that must be refused, as plain data (it may cross a thread boundary). */
@@ -97,7 +111,18 @@ function recordsOf(ctx: PrepareContext, batch: SeriesBatch): PreparedWrite {
     // The Kafka key is the routing hash of the record's first series (all of them share the partition).
     records.push({ partition: p, value: encodeSeriesBatch(batch, order, from, to), key: routingKey(keys[idx[order[from]!]!]!) });
   }
-  return { ok: true, points: n, records, metrics: batch.series.map((s) => s.metric), keys, firstPoint };
+  const metricNames: string[] = [];
+  const metricIndex = new Map<string, number>();
+  const metricOf = new Int32Array(nSeries);
+  for (let s = 0; s < nSeries; s++) {
+    const m = batch.series[s]!.metric;
+    let i = metricIndex.get(m);
+    if (i === undefined) metricIndex.set(m, (i = metricNames.push(m) - 1));
+    metricOf[s] = i;
+  }
+  const metricCounts = new Int32Array(metricNames.length);
+  for (let s = 0; s < nSeries; s++) metricCounts[metricOf[s]!]!++;
+  return { ok: true, points: n, records, metricNames, metricOf, metricCounts, keys: keys.join('\n'), firstPoint };
 }
 
 /** JSON/NDJSON or Avro points, validated point by point and turned into records. */

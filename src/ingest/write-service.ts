@@ -10,7 +10,7 @@ import type { Metrics } from '../common/metrics.js';
 import type { AppendBatch, PartitionedLog } from '../log/types.js';
 import type { SeriesAdmission } from '../store/read-model.js';
 import type { Precision } from './influx-lines.js';
-import { prepareAvro, prepareInflux, preparePoints, prepareSeries, type Prepared, type PrepareContext } from './prepare-write.js';
+import { prepareAvro, prepareInflux, preparePoints, prepareSeries, preparedSeries, type Prepared, type PrepareContext } from './prepare-write.js';
 import { createWritePool, type WritePool } from './write-pool.js';
 
 export interface WriteServiceOptions {
@@ -62,10 +62,11 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
       opts.metrics.writeRequests.inc({ format, outcome: 'rejected' });
       throw new TsdbError(prep.code as ErrorCode, prep.message, { details: prep.details });
     }
-    if (opts.admission) {
+    if (opts.admission && (opts.admission.nearLimit?.(prep.metricNames, prep.metricCounts) ?? true)) {
       // Keys are given, so the check never needs the tags.
-      const series = prep.metrics.map((metric) => ({ metric, tags: NO_TAGS }));
-      const refused = opts.admission.refuse(series, prep.keys, (s) => prep.firstPoint[s]!);
+      const { metrics, keys } = preparedSeries(prep);
+      const series = metrics.map((metric) => ({ metric, tags: NO_TAGS }));
+      const refused = opts.admission.refuse(series, keys, (s) => prep.firstPoint[s]!);
       if (refused) {
         opts.metrics.writeRejects.inc({ reason: refused.code });
         opts.metrics.writeRequests.inc({ format, outcome: 'rejected' });

@@ -34,5 +34,8 @@ parentPort!.on('message', (req: WorkerRequest) => {
   } catch (e) {
     out = { ok: false as const, code: 'TSDB_ERR_INTERNAL', message: `cannot prepare write (${body.length} bytes): ${(e as Error).message}`, details: [], reasons: [] };
   }
-  parentPort!.postMessage({ id: req.id, out });
+  // Record values that own their memory move instead of being copied (a pooled small buffer must be copied).
+  const transfer: ArrayBuffer[] = [];
+  if (out.ok) for (const r of out.records) if (r.value.byteOffset === 0 && r.value.buffer.byteLength === r.value.byteLength) transfer.push(r.value.buffer as ArrayBuffer);
+  parentPort!.postMessage({ id: req.id, out }, transfer);
 });

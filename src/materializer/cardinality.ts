@@ -59,7 +59,20 @@ export function cardinalityProblem(
  */
 export function createSeriesAdmission(opts: { indexes: () => Iterable<SeriesIndex>; limits: PerMetric }): SeriesAdmission {
   const { limits } = opts;
+  const isNear = (metric: string, n: number, indexes: readonly SeriesIndex[]): { has: number; limit: number } | undefined => {
+    const limit = limits.of(metric);
+    if (limit === 0) return undefined;
+    let has = 0;
+    for (const idx of indexes) has += idx.metricCount(metric);
+    return has + n > limit ? { has, limit } : undefined;
+  };
   return {
+    nearLimit(metrics, counts) {
+      if (limits.off) return false;
+      const indexes = [...opts.indexes()];
+      for (let i = 0; i < metrics.length; i++) if (isNear(metrics[i]!, counts[i]!, indexes)) return true;
+      return false;
+    },
     refuse(series, keys, pointOf = (s) => s) {
       if (limits.off) return undefined;
       const perMetric = new Map<string, number>();
@@ -70,11 +83,8 @@ export function createSeriesAdmission(opts: { indexes: () => Iterable<SeriesInde
       const indexes = [...opts.indexes()];
       const close = new Map<string, { has: number; limit: number; created: Set<string> }>();
       for (const [metric, n] of perMetric) {
-        const limit = limits.of(metric);
-        if (limit === 0) continue;
-        let has = 0;
-        for (const idx of indexes) has += idx.metricCount(metric);
-        if (has + n > limit) close.set(metric, { has, limit, created: new Set() });
+        const near = isNear(metric, n, indexes);
+        if (near) close.set(metric, { ...near, created: new Set() });
       }
       if (close.size === 0) return undefined;
       for (let i = 0; i < series.length; i++) {

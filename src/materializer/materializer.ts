@@ -214,6 +214,7 @@ export function createMaterializer(opts: MaterializerOptions): Materializer {
     refreshMetrics: updateLag,
     runRetention: () => retention.runOnce(),
     refuse: admission.refuse,
+    nearLimit: admission.nearLimit,
 
     async flushAll(reason = 'manual') {
       await Promise.all([...states.values()].map((s) => s.flush(reason)));

@@ -111,6 +111,11 @@ export interface SeriesAdmission {
    * `pointOf(i)`: the index of the first point of series i, for the message (default: i).
    */
   refuse(series: ArrayLike<AdmittedSeries>, keys?: ArrayLike<string>, pointOf?: (i: number) => number): TsdbError | undefined;
+  /**
+   * False when `counts[i]` more series of `metrics[i]` cannot take any of them over its limit, so refuse would
+   * return undefined without looking at a single key (the common case, far from every limit).
+   */
+  nearLimit?(metrics: readonly string[], counts: ArrayLike<number>): boolean;
 }
 
 export interface AdmittedSeries {

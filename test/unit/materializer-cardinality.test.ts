@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { createMetrics } from '../../src/common/metrics.js';
 import type { Point } from '../../src/common/point.js';
 import { canonicalSeriesKey } from '../../src/common/series-key.js';
-import { cardinalityProblem } from '../../src/materializer/cardinality.js';
+import { cardinalityProblem, createSeriesAdmission } from '../../src/materializer/cardinality.js';
 import { PartitionState, type SetAsideRecord } from '../../src/materializer/partition-state.js';
 import { seriesLimitsFrom } from '../../src/materializer/per-metric.js';
 import { createClassicLevelStore } from '../../src/store/classic-level-store.js';
@@ -131,5 +131,29 @@ describe('materializer per-metric series cap', () => {
     assert.equal(cardinalityProblem(idx, limits, series, ids, [0, 1, 2, 1]), undefined);
     assert.match(cardinalityProblem(idx, seriesLimitsFrom(2, []), series, ids, [0, 1, 1, 2])!, /^point 3: metric m has 1 series and 1 more would be created before this point; new series m\{h="c"\}/);
     assert.equal(cardinalityProblem(idx, seriesLimitsFrom(0, []), series, ids, [0, 1, 2, 3]), undefined);
+  });
+});
+
+describe('write-path admission (createSeriesAdmission)', () => {
+  it('nearLimit is false only when refuse would accept without looking at keys (seeded)', () => {
+    const rnd = seededRandom('admission-near-limit');
+    for (let round = 0; round < 300; round++) {
+      const index = new SeriesIndex(0);
+      let id = 0;
+      for (const metric of ['narrow', 'wide', 'free']) {
+        for (let h = rnd.int(0, 14); h > 0; h--) index.add(id++, canonicalSeriesKey(metric, { host: `old${h}` }), metric, { host: `old${h}` });
+      }
+      const admission = createSeriesAdmission({ indexes: () => [index], limits: LIMITS });
+      const series: Array<{ metric: string; tags: Record<string, string> }> = [];
+      for (let i = rnd.int(0, 12); i > 0; i--) {
+        const metric = ['narrow', 'wide', 'free'][rnd.int(0, 2)]!;
+        series.push({ metric, tags: { host: rnd.int(0, 1) === 0 ? `old${rnd.int(1, 14)}` : `new${rnd.int(0, 9)}` } });
+      }
+      const names = [...new Set(series.map((s) => s.metric))];
+      const counts = names.map((m) => series.filter((s) => s.metric === m).length);
+      const refused = admission.refuse(series);
+      if (!admission.nearLimit!(names, counts)) assert.equal(refused, undefined, `round ${round}`);
+      if (refused !== undefined) assert.ok(admission.nearLimit!(names, counts), `round ${round}: refused but not near`);
+    }
   });
 });
