@@ -23,23 +23,17 @@ export interface PreparedWrite {
   points: number;
   records: PreparedRecord[];
   /**
-   * Per series of the request: its metric (an index into metricNames), canonical key and the index of its first
-   * point. Compact because it crosses a thread boundary on every write: the keys travel as one string, joined by
-   * newlines (canonical keys escape them); metricCounts lets the cardinality check skip them when no metric is near
-   * its limit (preparedSeries builds the per-series form when it is).
+   * Per series of the request: its metric (an index into metricNames), and the index of its first point; series
+   * per metric in metricCounts. Compact because it crosses a thread boundary on every write; the cardinality check
+   * needs per-series keys only when a metric is near its limit (SeriesAdmission.nearLimit).
    */
   metricNames: string[];
   metricOf: Int32Array;
   /** Series per metric, in metricNames order. */
   metricCounts: Int32Array;
-  keys: string;
+  /** Canonical key per series; dropped by a write worker (the request thread prepares again when it needs them). */
+  keys?: string[];
   firstPoint: Int32Array;
-}
-
-/** The per-series metric and key lists of a prepared write (for the full cardinality check). */
-export function preparedSeries(p: PreparedWrite): { metrics: string[]; keys: string[] } {
-  const metrics = Array.from(p.metricOf, (i) => p.metricNames[i]!);
-  return { metrics, keys: metrics.length === 0 ? [] : p.keys.split('\n') };
 }
 
 /** A request that must be refused, as plain data (it may cross a thread boundary). */
@@ -122,7 +116,7 @@ function recordsOf(ctx: PrepareContext, batch: SeriesBatch): PreparedWrite {
   }
   const metricCounts = new Int32Array(metricNames.length);
   for (let s = 0; s < nSeries; s++) metricCounts[metricOf[s]!]!++;
-  return { ok: true, points: n, records, metricNames, metricOf, metricCounts, keys: keys.join('\n'), firstPoint };
+  return { ok: true, points: n, records, metricNames, metricOf, metricCounts, keys, firstPoint };
 }
 
 /** JSON/NDJSON or Avro points, validated point by point and turned into records. */

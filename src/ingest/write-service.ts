@@ -10,7 +10,7 @@ import type { Metrics } from '../common/metrics.js';
 import type { AppendBatch, PartitionedLog } from '../log/types.js';
 import type { SeriesAdmission } from '../store/read-model.js';
 import type { Precision } from './influx-lines.js';
-import { prepareAvro, prepareInflux, preparePoints, prepareSeries, preparedSeries, type Prepared, type PrepareContext } from './prepare-write.js';
+import { prepareAvro, prepareInflux, preparePoints, prepareSeries, type Prepared, type PrepareContext, type PreparedWrite } from './prepare-write.js';
 import { createWritePool, type WritePool } from './write-pool.js';
 
 export interface WriteServiceOptions {
@@ -56,7 +56,10 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
       ? createWritePool({ workers: opts.workers, logger: opts.logger, setup: { limits: opts.limits, partitionCount: opts.log.partitions, partitionCacheEntries } })
       : undefined;
 
-  async function append(prep: Prepared, format: string, started: number): Promise<WriteResult> {
+  /**
+   * @param again prepares the same request on this thread (for the per-series keys a worker does not send back)
+   */
+  async function append(prep: Prepared, format: string, started: number, again: () => Prepared = () => prep): Promise<WriteResult> {
     if (!prep.ok) {
       for (const [reason, n] of prep.reasons) opts.metrics.writeRejects.inc({ reason }, n);
       opts.metrics.writeRequests.inc({ format, outcome: 'rejected' });
@@ -64,8 +67,8 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
     }
     if (opts.admission && (opts.admission.nearLimit?.(prep.metricNames, prep.metricCounts) ?? true)) {
       // Keys are given, so the check never needs the tags.
-      const { metrics, keys } = preparedSeries(prep);
-      const series = metrics.map((metric) => ({ metric, tags: NO_TAGS }));
+      const keys = prep.keys ?? (again() as PreparedWrite).keys!;
+      const series = Array.from(prep.metricOf, (i) => ({ metric: prep.metricNames[i]!, tags: NO_TAGS }));
       const refused = opts.admission.refuse(series, keys, (s) => prep.firstPoint[s]!);
       if (refused) {
         opts.metrics.writeRejects.inc({ reason: refused.code });
@@ -107,12 +110,12 @@ export function createWriteService(opts: WriteServiceOptions): WriteService {
     async writeAvro(body) {
       const started = performance.now();
       const now = opts.clock.now();
-      return append(pool?.healthy() ? await pool.prepare(body, now) : prepareAvro(ctx, body, now), 'avro', started);
+      return append(pool?.healthy() ? await pool.prepare(body, now) : prepareAvro(ctx, body, now), 'avro', started, () => prepareAvro(ctx, body, now));
     },
     async writeInflux(body, precision) {
       const started = performance.now();
       const now = opts.clock.now();
-      return append(pool?.healthy() ? await pool.prepare(body, now, precision) : prepareInflux(ctx, body, precision, now), 'influx', started);
+      return append(pool?.healthy() ? await pool.prepare(body, now, precision) : prepareInflux(ctx, body, precision, now), 'influx', started, () => prepareInflux(ctx, body, precision, now));
     },
     async close() {
       await pool?.close();

@@ -35,7 +35,11 @@ parentPort!.on('message', (req: WorkerRequest) => {
     out = { ok: false as const, code: 'TSDB_ERR_INTERNAL', message: `cannot prepare write (${body.length} bytes): ${(e as Error).message}`, details: [], reasons: [] };
   }
   // Record values that own their memory move instead of being copied (a pooled small buffer must be copied).
+  // Keys stay here: thousands of strings per request, needed only near a cardinality limit (write-service.ts).
   const transfer: ArrayBuffer[] = [];
-  if (out.ok) for (const r of out.records) if (r.value.byteOffset === 0 && r.value.buffer.byteLength === r.value.byteLength) transfer.push(r.value.buffer as ArrayBuffer);
+  if (out.ok) {
+    out.keys = undefined;
+    for (const r of out.records) if (r.value.byteOffset === 0 && r.value.buffer.byteLength === r.value.byteLength) transfer.push(r.value.buffer as ArrayBuffer);
+  }
   parentPort!.postMessage({ id: req.id, out }, transfer);
 });

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodePointBatch } from '../../src/codec/avro-record.js';
+import { encodePointBatch, encodeSeriesBatch, pointsToSeriesBatch } from '../../src/codec/avro-record.js';
 import { encodeWriteToken } from '../../src/codec/write-token.js';
 import { logSize, testNode } from '../helpers/test-node.js';
 
@@ -66,6 +66,16 @@ describe('per-metric series limit (--max-series-per-metric): precise 422, nothin
     const res = await node.app.inject({ method: 'POST', url: '/api/v1/write', payload: avro, headers: { 'content-type': 'application/avro' } });
     assert.equal(res.statusCode, 422, res.body);
     assert.match(res.json().error.message, /\(point 0\): metric capped has 5 series;/);
+    assert.equal(await logSize(node), before);
+  });
+
+  it('a SeriesBatch body prepared by a write worker is checked with the same keys (the request thread prepares it again near a limit)', async () => {
+    const before = await logSize(node);
+    // Series 0 and 1 exist; series 2 (first used by point 3) would be the sixth of `capped`.
+    const body = encodeSeriesBatch(pointsToSeriesBatch([pt('capped', 'h0', 2), pt('capped', 'h4', 2), pt('capped', 'h0', 3), pt('capped', 'h7'), pt('roomy', 'h999')] as never));
+    const res = await node.app.inject({ method: 'POST', url: '/api/v1/write', payload: body, headers: { 'content-type': 'application/avro' } });
+    assert.equal(res.statusCode, 422, res.body);
+    assert.match(res.json().error.message, /\(point 3\): metric capped has 5 series; new series capped\{host="h7"\}/);
     assert.equal(await logSize(node), before);
   });
 
