@@ -9,6 +9,8 @@
  */
 
 import { CompactReader, MAX_EXPONENT, POW10, chooseExponent, pushStat, pushUVarint } from './compact-fields.js';
+import { pushBucketSketches, readBucketSketches, rollupSketch } from './rollup-sketch.js';
+import type { DDSketch } from './sketch.js';
 
 export interface RollupBucket {
   /** Bucket start, a multiple of the resolution; the bucket is [start, start + resolution). */
@@ -19,6 +21,8 @@ export interface RollupBucket {
   max: number;
   /** Left-to-right float64 sum in stored order. */
   sum: number;
+  /** The DDSketch of the bucket's values (α = 0.01), when the entry carries sketches (§9.6); its min/max/count are the bucket's. */
+  sketch?: DDSketch;
 }
 
 export interface Rollup {
@@ -30,11 +34,24 @@ export interface Rollup {
 
 /**
  * Section layout byte of one resolution: bits 0–4 the exponent, bit 5 a raw bitmap follows, bit 6 the last bucket's
- * sum is not stored but derived from the header's sum, bit 7 zero.
+ * sum is not stored but derived from the header's sum, bit 7 bucket sketches follow.
  */
 const LAYOUT_RAW = 0x20;
 const LAYOUT_LAST_SUM_DERIVED = 0x40;
-const LAYOUT_RESERVED = 0x80;
+/** Bit 7: the entry's bucket sketches follow its buckets (§9.6). Blocks written before sketches always have it clear. */
+const LAYOUT_SKETCHES = 0x80;
+
+/**
+ * In a rollup spec (the resolutions handed to encodeBlock, e.g. from `--rollups 1h,sketch`), this entry asks for bucket
+ * sketches at the coarsest resolution; every other entry is a resolution in ms.
+ */
+export const ROLLUP_SKETCH = 0;
+
+/** A rollup spec split into its resolutions (checked, ascending) and whether the coarsest carries sketches. */
+export function splitRollupSpec(spec: readonly number[]): { resolutions: number[]; sketches: boolean } {
+  const resolutions = normalizeResolutions(spec.filter((r) => r !== ROLLUP_SKETCH));
+  return { resolutions, sketches: resolutions.length > 0 && spec.includes(ROLLUP_SKETCH) };
+}
 
 /** `floor(t/r)*r` with a true floor for negative t (integer remainders never round). */
 export function bucketStart(t: number, r: number): number {
@@ -50,12 +67,17 @@ export function normalizeResolutions(resolutions: readonly number[]): number[] {
   return [...new Set(resolutions)].sort((a, b) => a - b);
 }
 
-/** The rollups of points (stored order) at each resolution that has at least two non-empty buckets. */
-export function computeRollups(ts: ArrayLike<number>, vs: ArrayLike<number>, resolutions: readonly number[]): Rollup[] {
+/**
+ * The rollups of points (stored order) at each resolution that has at least two non-empty buckets. With ROLLUP_SKETCH
+ * in `spec`, the coarsest configured resolution's buckets also get sketches — when that resolution is written and every
+ * value is finite (a sketch holds finite values only; a block with NaN or ±Infinity gets none).
+ */
+export function computeRollups(ts: ArrayLike<number>, vs: ArrayLike<number>, spec: readonly number[]): Rollup[] {
   const out: Rollup[] = [];
   const n = ts.length;
   if (n < 2) return out;
-  for (const r of normalizeResolutions(resolutions)) {
+  const { resolutions, sketches } = splitRollupSpec(spec);
+  for (const r of resolutions) {
     const byStart = new Map<number, RollupBucket>();
     let cur: RollupBucket | undefined;
     for (let i = 0; i < n; i++) {
@@ -79,7 +101,27 @@ export function computeRollups(ts: ArrayLike<number>, vs: ArrayLike<number>, res
     if (byStart.size < 2) continue;
     out.push({ resolution: r, buckets: [...byStart.values()].sort((a, b) => a.start - b.start) });
   }
+  const coarsest = out[out.length - 1];
+  if (sketches && coarsest !== undefined && coarsest.resolution === resolutions[resolutions.length - 1]) addSketches(ts, vs, coarsest);
   return out;
+}
+
+function addSketches(ts: ArrayLike<number>, vs: ArrayLike<number>, rollup: Rollup): void {
+  const n = ts.length;
+  for (let i = 0; i < n; i++) if (!Number.isFinite(vs[i]!)) return;
+  const r = rollup.resolution;
+  const byStart = new Map<number, DDSketch>();
+  for (const b of rollup.buckets) byStart.set(b.start, (b.sketch = rollupSketch()));
+  let cur: DDSketch | undefined;
+  let curStart = NaN;
+  for (let i = 0; i < n; i++) {
+    const t = ts[i]!;
+    if (!(t >= curStart && t - curStart < r)) {
+      curStart = bucketStart(t, r);
+      cur = byStart.get(curStart)!;
+    }
+    cur!.add(vs[i]!);
+  }
 }
 
 /**
@@ -125,7 +167,8 @@ export function encodeRollupSection(rollups: readonly Rollup[], h: { minT: numbe
     const { e, mantissas } = chooseExponent(derived ? values.slice(0, -1) : values);
     if (derived) mantissas.push(0);
     const raw = mantissas.some((m) => m === null);
-    out.push(e | (raw ? LAYOUT_RAW : 0) | (derived ? LAYOUT_LAST_SUM_DERIVED : 0));
+    const sketches = buckets.every((b) => b.sketch !== undefined);
+    out.push(e | (raw ? LAYOUT_RAW : 0) | (derived ? LAYOUT_LAST_SUM_DERIVED : 0) | (sketches ? LAYOUT_SKETCHES : 0));
     if (raw) {
       const bitmap = new Array<number>(Math.ceil(values.length / 8)).fill(0);
       mantissas.forEach((m, i) => {
@@ -138,6 +181,7 @@ export function encodeRollupSection(rollups: readonly Rollup[], h: { minT: numbe
       const fields = j === k - 1 && derived ? 2 : 3;
       for (let f = 0; f < fields; f++) pushStat(out, values[3 * j + f]!, mantissas[3 * j + f]!);
     }
+    if (sketches) pushBucketSketches(out, buckets.map((b) => b.sketch!));
   }
   return Uint8Array.from(out);
 }
@@ -172,7 +216,6 @@ export function decodeRollupSection(b: Uint8Array, offset: number, length: numbe
     if (r.pos >= end) throw new Error('rollup section ends inside a layout byte');
     const layout = b[r.pos++]!;
     const e = layout & 0x1f;
-    if ((layout & LAYOUT_RESERVED) !== 0) throw new Error(`rollup layout byte 0x${layout.toString(16)} has reserved bits set`);
     if (e > MAX_EXPONENT) throw new Error(`rollup exponent ${e} is above ${MAX_EXPONENT}`);
     let bitmap: Uint8Array | undefined;
     if ((layout & LAYOUT_RAW) !== 0) {
@@ -198,6 +241,10 @@ export function decodeRollupSection(b: Uint8Array, offset: number, length: numbe
       const max = r.stat(isRaw(3 * j + 1), p10, 'rollup max');
       const sum = j === k - 1 && (layout & LAYOUT_LAST_SUM_DERIVED) !== 0 ? derivedLastSum(h.sum, buckets, k) : r.stat(isRaw(3 * j + 2), p10, 'rollup sum');
       buckets.push({ start: idx[j]! * res, count, min, max, sum });
+    }
+    if ((layout & LAYOUT_SKETCHES) !== 0) {
+      const sketches = readBucketSketches(r, end, buckets, `rollup at ${seconds} s`);
+      for (let j = 0; j < k; j++) buckets[j]!.sketch = sketches[j]!;
     }
     out.push({ resolution: res, buckets });
   }

@@ -60,6 +60,13 @@ export function pushSVarint(out: number[], x: number): void {
   if (u > 0) pushUVarint(out, u);
 }
 
+/** Bytes of pushUVarint(u). */
+export function uvarintLength(u: number): number {
+  let n = 1;
+  for (; u >= 128; n++) u = Math.floor(u / 128);
+  return n;
+}
+
 function svarintLength(x: number): number {
   let u = Math.floor(Math.abs(x) / 64);
   let n = 1;

@@ -261,6 +261,38 @@ export class DDSketch {
     return { negative: list(this.neg), zero: this.zero, positive: list(this.pos) };
   }
 
+  /**
+   * The sketch with exactly these buckets and this exact min/max (how a rollup section stores a bucket's sketch,
+   * docs/format/block.md §9.6). Throws (TSDB_ERR_INTERNAL) on a key outside the mapping's range, a store wider than
+   * maxBuckets (a real sketch never is), a count that is not a positive integer, or a total above 2^53 − 1.
+   */
+  static fromBuckets(b: SketchBuckets, min: number, max: number, alpha: number = DEFAULT_SKETCH_ALPHA, maxBuckets: number = DEFAULT_SKETCH_MAX_BUCKETS): DDSketch {
+    const s = new DDSketch(alpha, maxBuckets);
+    const load = (store: KeyStore, list: ReadonlyArray<readonly [number, number]>, sign: string): void => {
+      if (list.length === 0) return;
+      const lo = list[0]![0];
+      const hi = list[list.length - 1]![0];
+      if (lo < s.minKey || hi > s.maxKey || hi - lo + 1 > maxBuckets) {
+        throw sketchError('build sketch', `${sign} keys [${lo}, ${hi}] are outside [${s.minKey}, ${s.maxKey}] or span more than ${maxBuckets}`);
+      }
+      let prev = lo - 1;
+      for (const [k, c] of list) {
+        if (k <= prev || !Number.isSafeInteger(c) || c < 1) throw sketchError('build sketch', `${sign} key ${k} (count ${c}) is not ascending or its count not a positive integer`);
+        prev = k;
+        store.add(k, c);
+      }
+    };
+    load(s.neg, b.negative, 'negative');
+    load(s.pos, b.positive, 'positive');
+    if (!Number.isSafeInteger(b.zero) || b.zero < 0 || s.neg.total + s.pos.total + b.zero > Number.MAX_SAFE_INTEGER) throw sketchError('build sketch', `zero count ${b.zero} is invalid or the total exceeds 2^53-1`);
+    s.zero = b.zero;
+    if (s.count > 0) {
+      s.lowest = min;
+      s.highest = max;
+    }
+    return s;
+  }
+
   /** Serializes to the layout of docs/format/sketch.md (version 1). Equal sketches give equal bytes. */
   encode(): Uint8Array {
     return encodeSketch({ alpha: this.alpha, maxBuckets: this.maxBuckets, lowest: this.lowest, highest: this.highest, zero: this.zero }, this.pos, this.neg);

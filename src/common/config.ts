@@ -61,7 +61,7 @@ export const SERVE_OPTIONS = {
   compactionInterval: { flag: 'compaction-interval', kind: 'duration', default: 30_000, help: 'pause between background compaction/tiering passes (0 = no compaction or tiering)' },
   compactionGrace: { flag: 'compaction-grace', kind: 'duration', default: 3_600_000, help: 'a window is compacted into one sealed block once it ended this long ago' },
   compactionMaxFragments: { flag: 'compaction-max-fragments', kind: 'int', default: 8, min: 2, help: 'a window with this many fragments is compacted whatever its age' },
-  rollups: { flag: 'rollups', kind: 'list', choices: ['5m', '1h', 'none'], default: ['1h'], help: 'rollups (count/sum/min/max per 5m or 1h bucket) written into sealed cold blocks so aggregates with such steps skip decoding: 5m, 1h, both, or none; TSBS cost: 1h +0.020 B/point (+6 %), 5m +0.19 B/point (+59 %) (docs/format/block.md §9)' },
+  rollups: { flag: 'rollups', kind: 'list', choices: ['5m', '1h', 'none', 'sketch'], default: ['1h'], help: 'rollups (count/sum/min/max per 5m or 1h bucket) written into sealed cold blocks so aggregates with such steps skip decoding: 5m, 1h, both, or none; TSBS cost: 1h +0.020 B/point (+6 %), 5m +0.19 B/point (+59 %); add sketch (e.g. 1h,sketch) for a percentile sketch per bucket of the coarsest resolution, used by p50/p90/p95/p99 (docs/format/block.md §9.6)' },
   maxQuerySeries: { flag: 'max-query-series', kind: 'int', default: 100_000, min: 1, help: 'most series one query may touch' },
   maxQueryPoints: { flag: 'max-query-points', kind: 'int', default: 50_000_000, min: 1, help: 'most points one query may return' },
   readyTimeout: { flag: 'after-timeout', kind: 'duration', default: 10_000, help: 'longest wait for a query\'s `after` token' },
@@ -157,13 +157,17 @@ export function resolveServeConfig(flags: Record<string, string | undefined>, en
   return out as ServeConfig;
 }
 
-/** The --rollups setting as resolutions in ms (ascending; [] for none). */
+/**
+ * The --rollups setting as resolutions in ms (ascending; [] for none). `sketch` adds a 0 entry first (ROLLUP_SKETCH of
+ * src/codec/block-rollup.ts: bucket sketches at the coarsest resolution); it needs a resolution.
+ */
 export function rollupResolutions(list: readonly string[]): number[] {
   if (list.includes('none')) {
     if (list.length > 1) throw new TsdbError('TSDB_ERR_CONFIG_INVALID', `cannot read setting --rollups (${list.join(',')}): "none" cannot be combined with resolutions`);
     return [];
   }
-  const ms: Record<string, number> = { '5m': 300_000, '1h': 3_600_000 };
+  if (list.includes('sketch') && list.every((x) => x === 'sketch')) throw new TsdbError('TSDB_ERR_CONFIG_INVALID', `cannot read setting --rollups (${list.join(',')}): "sketch" needs a resolution (e.g. 1h,sketch)`);
+  const ms: Record<string, number> = { '5m': 300_000, '1h': 3_600_000, sketch: 0 };
   const out = list.map((x) => ms[x] ?? NaN);
   if (out.some(Number.isNaN)) throw new TsdbError('TSDB_ERR_CONFIG_INVALID', `cannot read setting --rollups (${list.join(',')}): expected 5m, 1h or none`);
   return [...new Set(out)].sort((a, b) => a - b);

@@ -14,6 +14,8 @@
  *    block's [minT, maxT]; buckets wholly outside are left out): then it is answered as one summary per such bucket.
  *    r divides the step and both are aligned to the epoch, so each bucket lies inside one query window
  *    (docs/query-semantics.md "Rollups").
+ *  - with opts.rollupSketches (percentiles) only the rollup case applies, and only with a rollup whose buckets carry
+ *    sketches; each summary then has its bucket's sketch.
  * Taking such a block out of the merge changes nothing else: the remaining runs have no timestamp in its span.
  */
 import { BLOCK_VERSION_ROLLUP, decodeBlock, decodeBlockHeader, decodeBlockRollups, FLAG_STRICTLY_INCREASING, type BlockHeader } from '../codec/block.js';
@@ -83,14 +85,14 @@ export function seriesParts(
       const h = headers[s.block]!;
       if ((h.flags & FLAG_STRICTLY_INCREASING) === 0) continue;
       const inside = s.lo >= start && s.hi < end;
-      if (inside && (opts.step === undefined || windowOf(s.lo, opts.step) === windowOf(s.hi, opts.step))) {
+      if (inside && opts.rollupSketches !== true && (opts.step === undefined || windowOf(s.lo, opts.step) === windowOf(s.hi, opts.step))) {
         decodeBlockHeader(blocks[s.block]!); // verifies the CRC: a damaged block fails as loudly as when decoded
         summarized[s.block] = true;
         summaries.push({ count: h.count, minT: h.minT, maxT: h.maxT, min: h.min, max: h.max, sum: h.sum, first: h.first, last: h.last });
         continue;
       }
-      if (opts.rollups !== true || h.version !== BLOCK_VERSION_ROLLUP) continue;
-      const buckets = rollupParts(blocks[s.block]!, h, start, end, opts.step);
+      if ((opts.rollups !== true && opts.rollupSketches !== true) || h.version !== BLOCK_VERSION_ROLLUP) continue;
+      const buckets = rollupParts(blocks[s.block]!, h, start, end, opts.step, opts.rollupSketches === true);
       if (buckets === undefined) continue;
       summarized[s.block] = true;
       for (const b of buckets) summaries.push(b);
@@ -128,10 +130,11 @@ export function seriesParts(
  * `step` (any, without a step) and has no bucket straddling `start` or `end`; undefined when none fits. Checks the
  * block's CRC.
  * A bucket's minT/maxT are [s, s + r − 1] clipped to the block's [minT, maxT] (bounds, not its first/last point), and
- * first/last are NaN: the query asks for rollups only for count, sum, min, max, avg.
+ * first/last are NaN: the query asks for rollups only for count, sum, min, max, avg — and, with `sketches` (only
+ * resolutions whose buckets carry sketches), for percentiles, each summary with its bucket's sketch.
  */
-function rollupParts(block: Uint8Array, h: BlockHeader, start: number, end: number, step: number | undefined): BlockSummary[] | undefined {
-  const rollups = decodeBlockRollups(block).filter((r) => step === undefined || step % r.resolution === 0);
+function rollupParts(block: Uint8Array, h: BlockHeader, start: number, end: number, step: number | undefined, sketches: boolean): BlockSummary[] | undefined {
+  const rollups = decodeBlockRollups(block).filter((r) => (step === undefined || step % r.resolution === 0) && (!sketches || r.buckets[0]!.sketch !== undefined));
   next: for (let k = rollups.length - 1; k >= 0; k--) {
     const { resolution: r, buckets } = rollups[k]!;
     const out: BlockSummary[] = [];
@@ -140,7 +143,9 @@ function rollupParts(block: Uint8Array, h: BlockHeader, start: number, end: numb
       const hi = Math.min(b.start + r - 1, h.maxT);
       if (hi < start || lo >= end) continue;
       if (lo < start || hi >= end) continue next;
-      out.push({ count: b.count, minT: lo, maxT: hi, min: b.min, max: b.max, sum: b.sum, first: NaN, last: NaN });
+      const summary: BlockSummary = { count: b.count, minT: lo, maxT: hi, min: b.min, max: b.max, sum: b.sum, first: NaN, last: NaN };
+      if (sketches) summary.sketch = b.sketch;
+      out.push(summary);
     }
     return out;
   }

@@ -215,7 +215,7 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
 
   /** Partial aggregates of consecutive groups of series (each of one partition), one map per group, in order. */
   async function* groupPartials(groups: { partition: number; series: SeriesInfo[] }[], ap: AggregatePlan, by: string[] | undefined, budget: PointBudget, signal?: AbortSignal): AsyncGenerator<PartialAggregate, void, undefined> {
-    const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind), rollups: ap.kind === Kind.Count || ap.kind === Kind.Sum || ap.kind === Kind.Min || ap.kind === Kind.Max || ap.kind === Kind.Avg };
+    const opts = { step: ap.nW === 1 ? undefined : ap.len, summaries: summariesAnswer(ap.kind) || ap.kind === Kind.Percentile, rollups: ap.kind === Kind.Count || ap.kind === Kind.Sum || ap.kind === Kind.Min || ap.kind === Kind.Max || ap.kind === Kind.Avg, rollupSketches: ap.kind === Kind.Percentile };
     const flat: SeriesInfo[] = [];
     for (const g of groups) for (const s of g.series) flat.push(s);
     const reads = partsInOrder(flat, ap.start, ap.end, opts, signal);

@@ -4,6 +4,7 @@
  */
 
 import type { BlockHeader } from '../codec/block.js';
+import type { DDSketch } from '../codec/sketch.js';
 import type { TsdbError } from '../common/errors.js';
 
 export type MatchOp = '=' | '!=' | '=~' | '!~';
@@ -37,7 +38,10 @@ export interface PointColumns {
  * the block's [minT, maxT]): they place it in its query window and order summaries, and first/last are NaN — a
  * rollup bucket is returned only when ReadPartsOptions.rollups is set, i.e. for count, sum, min, max and avg.
  */
-export type BlockSummary = Pick<BlockHeader, 'count' | 'minT' | 'maxT' | 'min' | 'max' | 'sum' | 'first' | 'last'>;
+export type BlockSummary = Pick<BlockHeader, 'count' | 'minT' | 'maxT' | 'min' | 'max' | 'sum' | 'first' | 'last'> & {
+  /** A rollup bucket's DDSketch (α = 0.01, docs/format/block.md §9.6), only with ReadPartsOptions.rollupSketches. Shared: read, never change. */
+  sketch?: DDSketch;
+};
 
 export interface ReadPartsOptions {
   /** Query windows `[floor(t/step)*step, +step)`; absent: one window, [start, end). */
@@ -49,6 +53,11 @@ export interface ReadPartsOptions {
    * "Rollups"), one summary per bucket. Only for functions that need no first/last: count, sum, min, max, avg.
    */
   rollups?: boolean;
+  /**
+   * Percentiles: with `summaries`, summarize only blocks whose rollup buckets carry sketches (the same conditions as
+   * `rollups`), one summary per bucket with its sketch; no whole-block header summaries (a header has no sketch).
+   */
+  rollupSketches?: boolean;
 }
 
 /**

@@ -11,7 +11,8 @@
  *   min / max              n, a = min / max
  *   first / last           n, a = timestamp, b = value, s = series key (ties: smallest / largest key wins)
  *   stddev                 n, a = mean, b = M2 (Σ(v−mean)²); parts merge with Chan et al.'s formula
- *   pNN                    n, vals (raw values) while n <= exactPercentileMax, else sk (DDSketch, α = 0.01)
+ *   pNN                    n, vals (raw values) while n <= exactPercentileMax and no rollup sketch came in, else
+ *                          sk (DDSketch, α = 0.01; a rollup bucket's sketch merges in, rule 48)
  *   increase rate          n, a = Σ of per-series increases (a series never spans two partitions)
  */
 import type { BlockSummary, PointColumns, SeriesInfo } from '../../store/read-model.js';
@@ -302,6 +303,11 @@ function foldSummary(p: Plan, g: GroupPartial, i: number, key: string, b: BlockS
       foldLast(g, i, had, b.maxT, b.last, key);
       break;
     case Kind.Count:
+      break;
+    case Kind.Percentile:
+      // rule 48: a window with a rollup sketch is answered from the merged sketch, even when small
+      if (b.sketch === undefined) throw new Error('cannot fold a block summary without a sketch into a percentile partial');
+      toSketch(g, i).merge(b.sketch);
       break;
     default:
       throw new Error(`cannot fold a block summary into a partial aggregate of kind ${p.kind}: the header cannot answer it`);
