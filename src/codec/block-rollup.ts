@@ -243,8 +243,7 @@ export function decodeRollupSection(b: Uint8Array, offset: number, length: numbe
       buckets.push({ start: idx[j]! * res, count, min, max, sum });
     }
     if ((layout & LAYOUT_SKETCHES) !== 0) {
-      const sketches = readBucketSketches(r, end, buckets, `rollup at ${seconds} s`);
-      for (let j = 0; j < k; j++) buckets[j]!.sketch = sketches[j]!;
+      readBucketSketches(r, end, buckets, `rollup at ${seconds} s`);
     }
     out.push({ resolution: res, buckets });
   }

@@ -275,11 +275,13 @@ export class DDSketch {
       if (lo < s.minKey || hi > s.maxKey || hi - lo + 1 > maxBuckets) {
         throw sketchError('build sketch', `${sign} keys [${lo}, ${hi}] are outside [${s.minKey}, ${s.maxKey}] or span more than ${maxBuckets}`);
       }
+      store.include(lo, hi); // one layout for the whole span (no fold: it is at most maxBuckets wide)
       let prev = lo - 1;
       for (const [k, c] of list) {
         if (k <= prev || !Number.isSafeInteger(c) || c < 1) throw sketchError('build sketch', `${sign} key ${k} (count ${c}) is not ascending or its count not a positive integer`);
         prev = k;
-        store.add(k, c);
+        store.c[k - store.off] += c;
+        store.total += c;
       }
     };
     load(s.neg, b.negative, 'negative');
