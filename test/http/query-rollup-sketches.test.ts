@@ -9,34 +9,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { HOUR, T0, counter, loadColdCpu, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
 import { testNode } from '../helpers/test-node.js';
 
-type Node = Awaited<ReturnType<typeof testNode>>;
-
-const HOUR = 3_600_000;
 const MIN = 60_000;
-const T0 = 1_600_000_000_000 - (1_600_000_000_000 % (2 * HOUR));
 const SERIES = 8;
 const SPAN = 6 * HOUR;
 const ALPHA = 0.01;
-
-async function counter(node: Node, read: (m: Node['metrics']) => Promise<{ values: Array<{ labels: Record<string, string | number>; value: number }> }>, labels: Record<string, string>): Promise<number> {
-  let n = 0;
-  for (const v of (await read(node.metrics)).values) if (Object.entries(labels).every(([k, x]) => v.labels[k] === x)) n += v.value;
-  return n;
-}
-
-const rollupBlocks = (node: Node) => counter(node, (m) => m.queryBlocks.get(), { source: 'rollup' });
-
-async function waitForSeals(node: Node, windows: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const sealed = await counter(node, (m) => m.compactions.get(), { tier: 'cold' });
-    if (sealed >= windows) return;
-    assert.ok(Date.now() < deadline, `only ${sealed} of ${windows} cold windows sealed`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('percentiles from rollup sketches of sealed cold blocks (over HTTP)', () => {
   let sketch: Node;
@@ -48,39 +27,13 @@ describe('percentiles from rollup sketches of sealed cold blocks (over HTTP)', (
     sketch = await testNode({ ...common, rollups: ['1h', 'sketch'] });
     plain = await testNode({ ...common, rollups: ['1h'] });
     none = await testNode({ ...common, rollups: ['none'] });
-    for (const node of [sketch, plain, none]) {
-      let token = '';
-      for (let from = T0; from < T0 + SPAN; from += 2 * HOUR) {
-        const points = [];
-        for (let t = from; t < from + 2 * HOUR; t += 10_000) {
-          for (let s = 0; s < SERIES; s++) {
-            // integers, one-decimal values around zero (both signs), and a series with a gap every second hour
-            if (s === 7 && Math.floor(t / HOUR) % 2 === 1) continue;
-            const v = s % 2 === 0 ? Math.round(50 + 40 * Math.sin(t / 7e5 + s)) : Math.round(Math.cos(t / 3e5 + s) * 1000) / 10;
-            points.push({ metric: 'cpu', tags: { host: `h${s}`, rack: `r${s % 3}` }, timestamp: t, value: v });
-          }
-        }
-        const res = await node.app.inject({ method: 'POST', url: '/api/v1/write', payload: { points } });
-        assert.equal(res.statusCode, 200, res.body);
-        token = res.json().token;
-      }
-      const q = await node.app.inject({ url: `/api/v1/query?selector=cpu&start=0&end=1&after=${encodeURIComponent(token)}` });
-      assert.equal(q.statusCode, 200, q.body);
-      await node.materializer!.flushAll('test');
-      await waitForSeals(node, SERIES * (SPAN / (2 * HOUR)));
-    }
+    for (const node of [sketch, plain, none]) await loadColdCpu(node, SERIES, SPAN);
   });
   after(async () => {
     await sketch?.dispose();
     await plain?.dispose();
     await none?.dispose();
   });
-
-  const query = async (node: Node, qs: URLSearchParams) => {
-    const res = await node.app.inject({ url: `/api/v1/query?${qs}` });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json().series as Array<{ tags: Record<string, string>; points: Array<[number, number]> }>;
-  };
 
   it('p50, p90, p95, p99 are within α of the exact answers, and sketch buckets are used', async () => {
     const before = { sketch: await rollupBlocks(sketch), plain: await rollupBlocks(plain), none: await rollupBlocks(none) };

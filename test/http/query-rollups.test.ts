@@ -7,34 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { HOUR, T0, counter, loadColdCpu, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
 import { testNode } from '../helpers/test-node.js';
 
-type Node = Awaited<ReturnType<typeof testNode>>;
-
-const HOUR = 3_600_000;
 const MIN = 60_000;
-const T0 = 1_600_000_000_000 - (1_600_000_000_000 % (2 * HOUR)); // a block-window start, years in the past
 const SERIES = 8;
 const SPAN = 12 * HOUR;
-
-async function counter(node: Node, read: (m: Node['metrics']) => Promise<{ values: Array<{ labels: Record<string, string | number>; value: number }> }>, labels: Record<string, string>): Promise<number> {
-  let n = 0;
-  for (const v of (await read(node.metrics)).values) if (Object.entries(labels).every(([k, x]) => v.labels[k] === x)) n += v.value;
-  return n;
-}
-
-const rollupBlocks = (node: Node) => counter(node, (m) => m.queryBlocks.get(), { source: 'rollup' });
-
-/** Waits until storage passes that started after the flush have sealed the cold windows. */
-async function waitForSeals(node: Node, windows: number): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const sealed = await counter(node, (m) => m.compactions.get(), { tier: 'cold' });
-    if (sealed >= windows) return;
-    assert.ok(Date.now() < deadline, `only ${sealed} of ${windows} cold windows sealed`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('aggregates from rollups of sealed cold blocks (over HTTP)', () => {
   let withRollups: Node;
@@ -44,39 +22,12 @@ describe('aggregates from rollups of sealed cold blocks (over HTTP)', () => {
     const common = { partitions: 2, flushInterval: 3_600_000, compactionInterval: 20, queryCacheBytes: 0 };
     withRollups = await testNode({ ...common, rollups: ['5m', '1h'] });
     without = await testNode({ ...common, rollups: ['none'] });
-    for (const node of [withRollups, without]) {
-      let token = '';
-      for (let from = T0; from < T0 + SPAN; from += 2 * HOUR) {
-        const points = [];
-        for (let t = from; t < from + 2 * HOUR; t += 10_000) {
-          for (let s = 0; s < SERIES; s++) {
-            // Integers and one-decimal values, as TSBS and gauges have; one series with a gap in every second hour.
-            if (s === 7 && Math.floor(t / HOUR) % 2 === 1) continue;
-            const v = s % 2 === 0 ? Math.round(50 + 40 * Math.sin(t / 7e5 + s)) : Math.round(Math.cos(t / 3e5 + s) * 1000) / 10;
-            points.push({ metric: 'cpu', tags: { host: `h${s}`, rack: `r${s % 3}` }, timestamp: t, value: v });
-          }
-        }
-        const res = await node.app.inject({ method: 'POST', url: '/api/v1/write', payload: { points } });
-        assert.equal(res.statusCode, 200, res.body);
-        token = res.json().token;
-      }
-      const q = await node.app.inject({ url: `/api/v1/query?selector=cpu&start=0&end=1&after=${encodeURIComponent(token)}` });
-      assert.equal(q.statusCode, 200, q.body);
-      await node.materializer!.flushAll('test');
-      // every (series, 2 h window) is one cold fragment, sealed into one block each
-      await waitForSeals(node, SERIES * (SPAN / (2 * HOUR)));
-    }
+    for (const node of [withRollups, without]) await loadColdCpu(node, SERIES, SPAN);
   });
   after(async () => {
     await withRollups?.dispose();
     await without?.dispose();
   });
-
-  const query = async (node: Node, qs: URLSearchParams) => {
-    const res = await node.app.inject({ url: `/api/v1/query?${qs}` });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json().series as Array<{ tags: Record<string, string>; points: Array<[number, number]> }>;
-  };
 
   it('avg, max, min, count and sum with 5 min and 1 h steps equal the decoded answers, and rollups are used', async () => {
     const before = { rollup: await rollupBlocks(withRollups), none: await rollupBlocks(without) };
