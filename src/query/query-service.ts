@@ -98,8 +98,8 @@ export interface QueryService {
   /**
    * The planned series aggregated (docs/query-semantics.md "Partial aggregates"): partial aggregates per partition,
    * from whole-block header summaries where the function allows and decoded points otherwise, merged, finalized,
-   * filled. Enforces the max-points limit (summarized points count) and checks the signal around every series read (around every batch of up to 32 series of one partition when the
-   * reader has readSeriesPartsMany).
+   * filled. Enforces the max-points limit (summarized points count) and checks the signal around every series read
+   * (around every batch of up to 32 series of one partition when the reader has readSeriesPartsMany).
    * `stats` (when given) is updated as blocks are read, so it is right even when the query fails.
    */
   aggregate(plan: QueryPlan, q: AggregateQuery, opts?: { signal?: AbortSignal; limits?: AggregateLimits; stats?: ReadStats }): Promise<AggregatedSeries[]>;
