@@ -76,7 +76,13 @@ export function makeCase(shape: Shape, ds: Dataset, rng: Rng): QueryCase {
   }
 }
 
-export const WARMUPS = 2;
+/**
+ * Untimed cases per shape before the timed ones, for both systems alike (distinct parameters, so no timed case is
+ * pre-read). Both are measured as long-running servers: V3 runs on a JIT, and its first queries after the restart
+ * that precedes the query phase ran unoptimised code (single-groupby 2.0–2.6 ms in the first round vs 0.9–1.0 ms in
+ * later rounds on never-read hosts and windows, docs/query-serving.md); VictoriaMetrics is compiled ahead of time.
+ */
+export const WARMUPS = 10;
 
 /** `count` timed cases per shape plus WARMUPS untimed ones (last), from one seed: the same list for both systems. */
 export function makeCases(ds: Dataset, seed: number, count: number): Map<Shape, QueryCase[]> {
