@@ -22,6 +22,22 @@ export async function counter(node: Node, read: (m: Node['metrics']) => Promise<
 /** Blocks answered from rollups so far (tsdb_query_blocks_total{source="rollup"}). */
 export const rollupBlocks = (node: Node): Promise<number> => counter(node, (m) => m.queryBlocks.get(), { source: 'rollup' });
 
+/** Blocks the node's aggregate queries read so far, by source (tsdb_query_blocks_total). */
+export async function blockSources(node: Node): Promise<{ rollup: number; header: number; decoded: number }> {
+  return {
+    rollup: await rollupBlocks(node),
+    header: await counter(node, (m) => m.queryBlocks.get(), { source: 'header' }),
+    decoded: await counter(node, (m) => m.queryBlocks.get(), { source: 'decoded' }),
+  };
+}
+
+/** What `after` minus `before` read, by source. */
+export const sourcesSince = (before: { rollup: number; header: number; decoded: number }, after: { rollup: number; header: number; decoded: number }) => ({
+  rollup: after.rollup - before.rollup,
+  header: after.header - before.header,
+  decoded: after.decoded - before.decoded,
+});
+
 /** Waits until storage passes that started after the flush have sealed the cold windows. */
 async function waitForSeals(node: Node, windows: number): Promise<void> {
   const deadline = Date.now() + 60_000;

@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOUR, T0, counter, loadColdCpu, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
+import { HOUR, T0, blockSources, counter, loadColdCpu, sourcesSince, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
 import { testNode } from '../helpers/test-node.js';
 
 const MIN = 60_000;
@@ -79,18 +79,14 @@ describe('percentiles from rollup sketches of sealed cold blocks (over HTTP)', (
   });
 
   it('an aligned p90 with a 1 h step reads every 2 h block from its sketches (h7 lies inside one hour per block: decoded)', async () => {
-    const all = async () => ({
-      rollup: await rollupBlocks(sketch),
-      header: await counter(sketch, (m) => m.queryBlocks.get(), { source: 'header' }),
-      decoded: await counter(sketch, (m) => m.queryBlocks.get(), { source: 'decoded' }),
-    });
+    const all = () => blockSources(sketch);
     const qs = new URLSearchParams({ selector: 'cpu', fn: 'p90', by: 'rack', start: String(T0), end: String(T0 + SPAN), step: '1h' });
     const before = await all();
     await query(sketch, qs);
     const now = await all();
     const blocks = SPAN / (2 * HOUR);
     assert.deepEqual(
-      { rollup: now.rollup - before.rollup, header: now.header - before.header, decoded: now.decoded - before.decoded },
+      sourcesSince(before, now),
       { rollup: (SERIES - 1) * blocks, header: 0, decoded: blocks },
     );
     // informational only (no goal in a test): median of 15 runs of this query on the sketch node and the 1h node

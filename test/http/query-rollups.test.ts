@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOUR, T0, counter, loadColdCpu, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
+import { HOUR, T0, blockSources, counter, loadColdCpu, sourcesSince, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
 import { testNode } from '../helpers/test-node.js';
 
 const MIN = 60_000;
@@ -72,11 +72,7 @@ describe('aggregates from rollups of sealed cold blocks (over HTTP)', () => {
   });
 
   it('an aligned 1 h query over 2 h blocks reads them from rollups (headers only for blocks inside one hour), none decoded', async () => {
-    const all = async () => ({
-      rollup: await rollupBlocks(withRollups),
-      header: await counter(withRollups, (m) => m.queryBlocks.get(), { source: 'header' }),
-      decoded: await counter(withRollups, (m) => m.queryBlocks.get(), { source: 'decoded' }),
-    });
+    const all = () => blockSources(withRollups);
     const before = await all();
     await query(withRollups, new URLSearchParams({ selector: 'cpu', fn: 'avg', by: 'rack', start: String(T0), end: String(T0 + SPAN), step: '1h' }));
     const now = await all();
@@ -84,7 +80,7 @@ describe('aggregates from rollups of sealed cold blocks (over HTTP)', () => {
     // and fit one window, so their headers answer.
     const blocks = SPAN / (2 * HOUR);
     assert.deepEqual(
-      { rollup: now.rollup - before.rollup, header: now.header - before.header, decoded: now.decoded - before.decoded },
+      sourcesSince(before, now),
       { rollup: (SERIES - 1) * blocks, header: blocks, decoded: 0 },
     );
   });

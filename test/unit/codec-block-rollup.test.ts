@@ -22,6 +22,7 @@ import {
 import { normalizeResolutions } from '../../src/codec/block-rollup.js';
 import { isTsdbError } from '../../src/common/errors.js';
 import { seededRandom } from '../helpers/seeded-random.js';
+import { W2H, every, walk } from '../helpers/block-inputs.js';
 
 const FIXTURE = new URL('../../../test/fixtures/block-rollup.json', import.meta.url);
 const M5 = 300_000;
@@ -76,14 +77,7 @@ interface Case {
 }
 
 function inputs(): Array<{ name: string; rollups: number[]; cold?: boolean; ts: number[]; vs: number[] }> {
-  const w = Math.floor(1_700_000_000_000 / 7_200_000) * 7_200_000;
-  const every = (n: number, step: number): number[] => Array.from({ length: n }, (_, i) => w + i * step);
-  const walk = (n: number): number[] => {
-    const out: number[] = [];
-    let v = 57;
-    for (let i = 0; i < n; i++) out.push((v = Math.max(0, Math.min(100, v + ((i * 7919) % 5) - 2))));
-    return out;
-  };
+  const w = W2H;
   return [
     { name: 'worked-example', rollups: [M5, H1], ts: [3_540_000, 3_600_000, 3_660_000, 7_200_000], vs: [21.5, 21.7, 21.7, 21.6] },
     { name: 'tsbs-2h-1h', rollups: [H1], ts: every(720, 10_000), vs: walk(720) },
