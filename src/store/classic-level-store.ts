@@ -1,5 +1,6 @@
 import { ClassicLevel } from 'classic-level';
 import { TsdbError, asTsdbError } from '../common/errors.js';
+import { iteratorClosed, iteratorRetainedBytes } from './iterator-memory.js';
 import type { BatchOp, KvStore, RangeOptions, RangeScanner } from './types.js';
 
 export interface ClassicLevelStoreOptions {
@@ -65,14 +66,17 @@ export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore
     async *iterate(range: RangeOptions) {
       ensureOpen('iterate range');
       const it = db.iterator({ ...range, limit: range.limit ?? -1 });
+      let last: Entry[] = [];
       try {
         for (;;) {
-          const entries = await it.nextv(256);
+          const entries = (await it.nextv(256)) as Entry[];
           if (entries.length === 0) break;
-          for (const e of entries) yield e as [Buffer, Buffer];
+          last = entries;
+          for (const e of entries) yield e;
         }
       } finally {
         await it.close();
+        iteratorClosed(iteratorRetainedBytes(256, last));
       }
     },
     openScanner(bounds) {
@@ -120,6 +124,9 @@ function classicLevelScanner(it: ReturnType<ClassicLevel<Buffer, Buffer>['iterat
   /** Entries read past the end of the previous range, in key order, directly followed by the iterator's position. */
   let ahead: Entry[] = [];
   let ended = false;
+  /** What the native iterator keeps after close (iterator-memory.ts). */
+  let largestNextv = 0;
+  let lastBatch: Entry[] = [];
   return {
     async read(range, expected = 16) {
       const out: Entry[] = [];
@@ -143,7 +150,10 @@ function classicLevelScanner(it: ReturnType<ClassicLevel<Buffer, Buffer>['iterat
       }
       try {
         for (;;) {
-          const batch = (await it.nextv(Math.max(1, expected) + 1)) as Entry[];
+          const n = Math.max(1, expected) + 1;
+          if (n > largestNextv) largestNextv = n;
+          const batch = (await it.nextv(n)) as Entry[];
+          if (batch.length > 0) lastBatch = batch;
           if (batch.length === 0) {
             ended = true;
             return out;
@@ -162,6 +172,8 @@ function classicLevelScanner(it: ReturnType<ClassicLevel<Buffer, Buffer>['iterat
     },
     async close() {
       await it.close();
+      iteratorClosed(iteratorRetainedBytes(largestNextv, lastBatch));
+      lastBatch = [];
     },
   };
 }
