@@ -25,6 +25,12 @@ const collect: (() => void) | undefined = (() => {
 })();
 
 let pending = 0;
+let collections = 0;
+
+/** Full collections run for closed iterators since the process started (for tests). */
+export function iteratorCollections(): number {
+  return collections;
+}
 
 /** Native bytes a closed classic-level iterator keeps until collected. */
 export function iteratorRetainedBytes(largestNextv: number, lastBatch: ReadonlyArray<readonly [Buffer, Buffer]>): number {
@@ -38,5 +44,6 @@ export function iteratorClosed(retainedBytes: number): void {
   pending += retainedBytes;
   if (pending < ITERATOR_BYTES_PER_GC || collect === undefined) return;
   pending = 0;
+  collections++;
   collect();
 }
