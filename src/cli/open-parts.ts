@@ -46,7 +46,7 @@ export async function openStore(config: ServeConfig): Promise<KvStore> {
 export async function openColdStore(config: ServeConfig): Promise<KvStore> {
   const location = config.coldDir || join(config.dataDir, 'cold');
   mkdirSync(location, { recursive: true });
-  const store = createStore({ backend: config.storeBackend, location });
+  const store = createStore({ backend: config.storeBackend, location, tier: 'cold' });
   await store.open();
   return store;
 }

@@ -8,6 +8,8 @@ export interface ClassicLevelStoreOptions {
   /** LevelDB block cache in bytes. */
   cacheSize?: number;
   writeBufferSize?: number;
+  /** Uncompressed bytes per table block (LevelDB default 4 KiB); larger blocks share key prefixes and framing. */
+  blockSize?: number;
 }
 
 /** Bounds of a whole-store compaction: keys the materializer never writes (a one-byte prefix plus a few dozen bytes). */
@@ -22,6 +24,7 @@ export function createClassicLevelStore(opts: ClassicLevelStoreOptions): KvStore
     cacheSize: opts.cacheSize ?? 64 * 1024 * 1024,
     writeBufferSize: opts.writeBufferSize ?? 16 * 1024 * 1024,
     compression: true,
+    ...(opts.blockSize !== undefined ? { blockSize: opts.blockSize } : {}),
   });
   let open = false;
 
