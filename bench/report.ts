@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Dataset } from './dataset.js';
 import type { ProfileSummary } from './lib/cpuprofile.js';
 import type { HttpQuery, Shape, Timing } from './queries.js';
-import { SHAPES } from './queries.js';
+import { SHAPES, WARMUPS } from './queries.js';
 
 type Disk = { allocated: number; apparent: number };
 interface Ingest {
@@ -187,7 +187,7 @@ function markdown(d: RunDetails): string {
   L.push('- **Ingest** counts from the first request until every point is answered by a query, so buffering does not count as done. VictoriaMetrics: all `/write` requests answered, then `/internal/force_flush` and a count query repeated until it reports every point. V3: all writes acknowledged (a write is acknowledged once durable in the log), then a read with `after=` the merged write tokens — it returns once every partition has applied every written offset. Each system runs alone (the other is stopped).');
   L.push('- **Bytes/point**: allocated bytes (`du -B1`) over the points. VictoriaMetrics after `/internal/force_merge`; V3 after a graceful stop (heads flushed). V3\'s embedded log is its write-ahead log and the source of truth (kept for `--log-retention`, 7 days by default), so it is shown separately; with `--log kafka` it lives in Kafka.');
   L.push('- **Peak RSS**: the kernel\'s high-water mark (`VmHWM` in `/proc/<pid>/status`, polled every 250 ms) of the server process during load and flush.');
-  L.push('- **Queries**: the TSBS shapes as HTTP requests, two untimed warm-up queries per shape, then the timed ones one after another; wall time of request + full response body from a keep-alive client on the same machine. Result caches are off on both sides so each query does its work (V3 `--query-cache-bytes 0 --metadata-cache-bytes 0`, VictoriaMetrics `nocache=1`); every timed query has different random parameters, except lastpoint which is one fixed query. Shapes:');
+  L.push(`- **Queries**: the TSBS shapes as HTTP requests, ${WARMUPS} untimed warm-up queries per shape (their own random parameters), then the timed ones one after another; wall time of request + full response body from a keep-alive client on the same machine. Result caches are off on both sides so each query does its work (V3 \`--query-cache-bytes 0 --metadata-cache-bytes 0\`, VictoriaMetrics \`nocache=1\`); every timed query has different random parameters, except lastpoint which is one fixed query. Shapes:`);
   L.push('  - *single-groupby-1-1-1*: max of cpu_usage_user for 1 random host over a random 1 h, 1 m windows. V3 `fn=max&step=1m`; VM the TSBS query `max(max_over_time(sel[1m])) by (__name__)`.');
   L.push('  - *cpu-max-all-1*: max of all 10 cpu metrics for 1 random host over a random 8 h, 1 h windows. V3 selector `{__name__=~"cpu_.*",hostname="host_N"}` `fn=max&step=1h`; VM `max(max_over_time({__name__=~"cpu_.*",hostname="host_N"}[1h])) by (__name__)`.');
   L.push('  - *double-groupby-1*: mean of cpu_usage_user per host over a random 12 h, 1 h windows, all hosts. V3 `fn=avg&step=1h&by=hostname`; VM `avg(avg_over_time(cpu_usage_user[1h])) by (__name__, hostname)`.');
