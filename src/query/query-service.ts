@@ -9,9 +9,13 @@ import { readAhead } from './read-ahead.js';
 
 /** Series reads in flight per query (see read-ahead.ts); results are consumed in plan order. */
 const READ_AHEAD = 16;
-/** Series per batched read (readSeriesPartsMany), and batches in flight: at most 128 series' points held at once. */
+/**
+ * Series per batched read (readSeriesPartsMany), and series in flight: at most 128 series' points held at once. Small
+ * batches (a selector whose few series sit in different partitions, as cpu-max-all's one host) all go at once, so their
+ * store round trips overlap instead of queueing behind each other four at a time.
+ */
 const BATCH_SERIES = 32;
-const BATCHES_AHEAD = 4;
+const SERIES_AHEAD = 128;
 
 export interface QueryLimits {
   maxSeries: number;
@@ -193,7 +197,7 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
   /**
    * readSeriesParts of every series, handed back in order. With readSeriesPartsMany, runs of consecutive series of one
    * partition are read as batches of up to BATCH_SERIES (one store iterator per tier and batch instead of one per
-   * series: iterator set-up and the thread-pool round trip dominated a series read), BATCHES_AHEAD batches in flight.
+   * series: iterator set-up and the thread-pool round trip dominated a series read), up to SERIES_AHEAD series in flight.
    */
   async function* partsInOrder(flat: SeriesInfo[], start: number, end: number, opts: ReadPartsOptions, signal?: AbortSignal): AsyncGenerator<SeriesParts, void, undefined> {
     const many = reader.readSeriesPartsMany?.bind(reader);
@@ -211,7 +215,9 @@ export function createQueryService(opts: { reader: PartitionReader; partitions: 
       const ids = flat.slice(from, batches[b + 1]!).map((s) => s.id);
       return many(flat[from]!.partition, ids, start, end, opts);
     };
-    for await (const batch of readAhead(flat.length === 0 ? 0 : batches.length - 1, BATCHES_AHEAD, read, signal)) yield* batch;
+    let largest = 1;
+    for (let b = 0; b + 1 < batches.length; b++) largest = Math.max(largest, batches[b + 1]! - batches[b]!);
+    for await (const batch of readAhead(flat.length === 0 ? 0 : batches.length - 1, Math.max(1, Math.floor(SERIES_AHEAD / largest)), read, signal)) yield* batch;
   }
 
   /** Partial aggregates of consecutive groups of series (each of one partition), one map per group, in order. */
