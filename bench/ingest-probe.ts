@@ -2,7 +2,9 @@
  * V3 alone: load a cached TSBS dataset into one node and report ingest (until queryable), then optionally wait for
  * compaction to settle. For profiling and trying settings without a whole `npm run bench` (no peer, no queries).
  *
- *   node dist/bench/ingest-probe.js [--full] [--max-frames N] [--clients N] [--settle] [--cpu-prof] [-- serve flags...]
+ *   node dist/bench/ingest-probe.js [--full] [--max-frames N] [--clients N] [--settle] [--cpu-prof] [--kafka BROKERS] [-- serve flags...]
+ *
+ * --kafka BROKERS: use the Kafka log on that (already running) cluster, topic bench.probe-<time> (left behind).
  *
  * The dataset must already be prepared (run `npm run bench` once at that size). Logs under .cache/bench/probe/<time>/.
  */
@@ -32,7 +34,9 @@ async function main(): Promise<void> {
   const workDir = join(ROOT, '.cache', 'bench', 'probe', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(workDir, { recursive: true });
   const cpuProfDir = has('--cpu-prof') ? join(workDir, 'prof') : undefined;
-  const v3 = await V3.start({ root: ROOT, workDir, label: 'probe', log: 'embedded', flags, cpuProfDir });
+  const kafkaAt = own.indexOf('--kafka');
+  const kafka = kafkaAt >= 0 ? { log: 'kafka' as const, kafkaBrokers: own[kafkaAt + 1], topic: `bench.probe-${workDir.split('/').pop()!.toLowerCase()}` } : { log: 'embedded' as const };
+  const v3 = await V3.start({ root: ROOT, workDir, label: 'probe', flags, cpuProfDir, ...kafka });
   try {
     const ingest = await v3.ingest(ds, num('--clients', 4)!, num('--max-frames', undefined));
     log(`probe: ${ingest.points} points queryable in ${ingest.seconds.toFixed(2)} s (load ${ingest.loadSeconds.toFixed(2)} s) = ${(ingest.points / ingest.seconds / 1e6).toFixed(3)} M points/s; peak RSS ${(v3.peakRss() / 2 ** 20).toFixed(0)} MiB`);

@@ -5,11 +5,11 @@
  *   min.insync.replicas = ceil(RF/2), LogAppendTime timestamps, max.message.bytes large enough for one append) and
  *   its dead-letter topic (kafka-dead-letters.ts); a topic with another partition count is refused
  *   (TSDB_ERR_CONFIG_INVALID).
- * - append(): idempotent producer (kafka-producer.ts), acks=-1, one sendBatch per call; every batch goes to its
- *   explicit partition and all batches of one partition in a call travel as one record batch, so they get
- *   consecutive offsets. Offsets come from the produce response's baseOffset. Sends that share a partition go one at
- *   a time (partition-queue.ts: otherwise a lost produce response let another call reuse its sequence numbers and be
- *   dropped as a duplicate).
+ * - append(): idempotent producer (kafka-producer.ts), acks=-1; every batch goes to its explicit partition and all
+ *   batches of one partition in a call travel in one record batch, so they get consecutive offsets. Offsets come from
+ *   the produce response's baseOffset. Sends that share a partition go one at a time (otherwise a lost produce
+ *   response let another call reuse its sequence numbers and be dropped as a duplicate); the calls queued behind a
+ *   send share the next produce request (group commit, send-groups.ts), each resolved with its own offsets.
  *   A failed append may still have been written (Kafka cannot say); the producer is then replaced (new producer id)
  *   so a retry can never be mistaken by the broker for a duplicate of a different, earlier attempt.
  * - read()/offsets(): Fetch and ListOffsets straight to the partition leader through a kafkajs internal Cluster
@@ -86,7 +86,13 @@ class KafkaLogImpl implements KafkaLog {
     this.logger = opts.logger ?? createLogger({ name: 'v3-log' });
     this.retries = opts.retries ?? 5;
     this.maxMessageBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.producer = new KafkaProducer({ retries: this.retries, requestTimeoutMs: opts.requestTimeoutMs ?? 30_000, inflight: this.inflight, isOpen: () => this.state === 'open' });
+    this.producer = new KafkaProducer({
+      retries: this.retries,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 30_000,
+      inflight: this.inflight,
+      isOpen: () => this.state === 'open',
+      maxPartitionBytes: this.maxPartitionBytes(),
+    });
   }
 
   private topicSpec(): TopicSpec {
@@ -102,6 +108,11 @@ class KafkaLogImpl implements KafkaLog {
       logger: this.logger,
       where: (extra) => this.where(extra),
     };
+  }
+
+  /** Record bytes one partition may take in one produce request: the record batch adds ~70 bytes plus ~20 per record. */
+  private maxPartitionBytes(): number {
+    return this.maxMessageBytes - 64 * 1024;
   }
 
   private where(extra = ''): string {
@@ -217,8 +228,7 @@ class KafkaLogImpl implements KafkaLog {
       perPartitionBytes.set(b.partition, bytes);
     }
     for (const [partition, bytes] of perPartitionBytes) {
-      // The record batch adds ~70 bytes plus ~20 per record; leave generous headroom for it.
-      if (bytes > this.maxMessageBytes - 64 * 1024) {
+      if (bytes > this.maxPartitionBytes()) {
         throw new TsdbError('TSDB_ERR_WRITE_TOO_LARGE', `cannot append records (${this.where(`, partition ${partition}, ${bytes} bytes`)}): over the topic's ${this.maxMessageBytes}-byte batch limit`);
       }
     }

@@ -1,10 +1,11 @@
 /**
  * The kafka log's idempotent producer and its send path (kafka-log.ts says why appends work this way): one producer
- * at a time, replaced after any failed send, sends that share a partition queued behind each other (partition-queue.ts).
+ * at a time, replaced after any failed send; sends that share a partition go one at a time, and the calls queued
+ * behind a send travel together in the next one (send-groups.ts).
  */
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { mapKafkaError } from './kafka-errors.js';
-import { PartitionQueue } from './partition-queue.js';
+import { SendGroups, type GroupEntry } from './send-groups.js';
 
 export interface KafkaProducerOptions {
   /** Retries of one send before it fails. */
@@ -14,14 +15,28 @@ export interface KafkaProducerOptions {
   inflight: ReadonlySet<Promise<unknown>>;
   /** Whether the log is open (a closing log does not replace its producer). */
   isOpen: () => boolean;
+  /** Record bytes one partition may carry in one produce request (the topic's batch limit less headroom). */
+  maxPartitionBytes: number;
+  /** Record bytes of one produce request; default 32 MiB (brokers refuse requests over socket.request.max.bytes, 100 MiB by default). */
+  maxRequestBytes?: number;
+}
+
+/** One caller's share of a grouped send. */
+interface SendEntry extends GroupEntry {
+  readonly messages: Message[];
+  readonly what: () => string;
+  resolve(metadata: RecordMetadata[]): void;
+  reject(e: unknown): void;
 }
 
 export class KafkaProducer {
   private kafka: Kafka | undefined;
   private producer: Promise<Producer> | undefined;
-  private readonly sendQueue = new PartitionQueue();
+  private readonly groups: SendGroups<SendEntry>;
 
-  constructor(private readonly opts: KafkaProducerOptions) {}
+  constructor(private readonly opts: KafkaProducerOptions) {
+    this.groups = new SendGroups({ maxPartitionBytes: opts.maxPartitionBytes, maxRequestBytes: opts.maxRequestBytes ?? 32 << 20 }, (topic, group) => this.sendGroup(topic, group));
+  }
 
   /** Connects a producer of `kafka`; resolves once it is ready. */
   start(kafka: Kafka): Promise<Producer> {
@@ -39,26 +54,52 @@ export class KafkaProducer {
   }
 
   /**
-   * One sendBatch, queued behind every earlier send that shares a partition with it (PartitionQueue says why), on
-   * the producer current once it is this call's turn: a producer whose send failed may have handed out sequence
-   * numbers of records the broker did write, so no later call may use it for any partition again.
+   * Sends `messages` (each naming its partition, all of `partitions`) after every earlier send that shares a partition
+   * with it, possibly in one produce request with other calls queued at the same time (send-groups.ts). Resolves with
+   * this call's own offsets: per partition, the base offset of its first record. If the request fails, every call in
+   * it fails (with its own `what()` message) and the producer is replaced.
    */
-  async send(topic: string, partitions: number[], messages: Message[], what: () => string): Promise<RecordMetadata[]> {
-    const release = await this.sendQueue.acquire(partitions.map((p) => `${topic}/${p}`));
+  send(topic: string, partitions: number[], messages: Message[], what: () => string): Promise<RecordMetadata[]> {
+    const bytes = new Map<number, number>(partitions.map((p) => [p, 0]));
+    for (const m of messages) bytes.set(m.partition!, (bytes.get(m.partition!) ?? 0) + valueBytes(m.value));
+    return new Promise((resolve, reject) => this.groups.submit({ topic, partitions: [...bytes.keys()], bytes, messages, what, resolve, reject }));
+  }
+
+  /**
+   * One sendBatch for the group, on the producer current once it is the group's turn: a producer whose send failed
+   * may have handed out sequence numbers of records the broker did write, so no later send may use it again.
+   */
+  private async sendGroup(topic: string, group: SendEntry[]): Promise<void> {
     const producerP = this.producer!;
+    let metadata: RecordMetadata[];
     try {
       const producer = await producerP;
-      const metadata = await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs, topicMessages: [{ topic, messages }] });
+      const messages = group.length === 1 ? group[0]!.messages : group.flatMap((e) => e.messages);
+      metadata = await producer.sendBatch({ acks: -1, timeout: this.opts.requestTimeoutMs, topicMessages: [{ topic, messages }] });
       // kafkajs skips, on a retry, a broker that answered an earlier attempt, even when the partition that failed has
       // moved to it meanwhile; that partition then has no answer (and gave its sequence numbers back): a failed send.
+      const partitions = [...new Set(group.flatMap((e) => e.partitions))];
       const missing = partitions.filter((p) => !metadata.some((m) => m.topicName === topic && m.partition === p));
       if (missing.length > 0) throw new Error(`the produce response has no offset for partition(s) ${missing.join(', ')}`);
-      return metadata;
     } catch (e) {
       this.replaceProducer(producerP);
-      throw mapKafkaError(e, 'TSDB_ERR_LOG_UNAVAILABLE', what());
-    } finally {
-      release();
+      for (const entry of group) entry.reject(mapKafkaError(e, 'TSDB_ERR_LOG_UNAVAILABLE', entry.what()));
+      return;
+    }
+    // Each partition's records are one record batch in group order: an entry's base offset is the batch's plus the
+    // records of the entries before it.
+    const next = new Map<number, RecordMetadata>();
+    for (const m of metadata) if (m.topicName === topic) next.set(m.partition, m);
+    for (const entry of group) {
+      const counts = new Map<number, number>();
+      for (const x of entry.messages) counts.set(x.partition!, (counts.get(x.partition!) ?? 0) + 1);
+      const mine: RecordMetadata[] = [];
+      for (const p of entry.partitions) {
+        const m = next.get(p)!;
+        mine.push(m);
+        next.set(p, { ...m, baseOffset: String(Number(m.baseOffset) + (counts.get(p) ?? 0)) });
+      }
+      entry.resolve(mine);
     }
   }
 
@@ -95,4 +136,9 @@ export class KafkaProducer {
       .then((p) => p.disconnect())
       .catch(() => undefined);
   }
+}
+
+function valueBytes(v: Message['value']): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
 }
