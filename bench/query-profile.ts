@@ -18,6 +18,8 @@
  * BENCH_DATA_ROOT: the checkout whose .cache/bench/data holds the data set (default: this one), for a build of the
  *   tree in another directory (an A/B comparison) that must not re-encode the cached data set under its own paths.
  * Every start runs the same rounds: answers of the first start are kept and the later starts' must equal them.
+ * Besides latency it prints the node's CPU (user + system, every thread, from /proc) per timed query: on a machine
+ * shared with other work that is steadier than latency (clock ticks of 10 ms: use enough --runs for short queries).
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -97,6 +99,9 @@ async function main(): Promise<void> {
   const cold = new Map<Shape, number[]>();
   const warm = new Map<Shape, number[]>();
   const first = new Map<string, Answer>();
+  // Server CPU (user + system, all threads) per timed query: steadier than latency on a machine shared with other work.
+  const coldCpu = new Map<Shape, number[]>();
+  const warmCpu = new Map<Shape, number[]>();
   for (let restart = 0; restart < args.restarts; restart++) {
     const q = await V3.start({ root: ROOT, workDir, label: 'query', log: 'embedded', dataDir, flags, cpuProfDir: args.cpuProf });
     try {
@@ -110,8 +115,10 @@ async function main(): Promise<void> {
           const l: number[] = [];
           // The WARMUPS untimed cases (last in the list) go first.
           const order = [...list.keys()].map((k) => (k + list.length - WARMUPS) % list.length);
+          let cpu0 = 0;
           for (const i of order) {
             const c = list[i]!;
+            if (i === 0) cpu0 = processCpuMs(q.pid);
             const t0 = performance.now();
             const r = await q.get(c.v3.path, c.v3.params);
             const ms = performance.now() - t0;
@@ -129,6 +136,8 @@ async function main(): Promise<void> {
           }
           const into = round === 0 ? cold : warm;
           into.set(shape, [...(into.get(shape) ?? []), ...l]);
+          const cpuInto = round === 0 ? coldCpu : warmCpu;
+          cpuInto.set(shape, [...(cpuInto.get(shape) ?? []), (processCpuMs(q.pid) - cpu0) / Math.max(1, l.length)]);
           line.push(`${shape} ${summarise(l).median.toFixed(2)} ms`);
         }
         log(`start ${restart + 1} round ${round + 1}: ${line.join(', ')}`);
@@ -138,11 +147,18 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\n${spec.name}, ${args.runs} cases per shape and round, ${args.restarts} start(s) x ${args.rounds} round(s) (ms)`);
-  console.log('| shape | cold median | cold p95 | warm median | warm p95 |');
-  console.log('|---|---:|---:|---:|---:|');
+  console.log('| shape | cold median | cold p95 | warm median | warm p95 | server CPU ms/query cold | warm |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   const fmt = (l: number[] | undefined, f: 'median' | 'p95'): string => (l && l.length > 0 ? summarise(l)[f].toFixed(2) : '-');
-  for (const s of roundCases[0]!.keys()) console.log(`| ${s} | ${fmt(cold.get(s), 'median')} | ${fmt(cold.get(s), 'p95')} | ${fmt(warm.get(s), 'median')} | ${fmt(warm.get(s), 'p95')} |`);
+  for (const s of roundCases[0]!.keys()) console.log(`| ${s} | ${fmt(cold.get(s), 'median')} | ${fmt(cold.get(s), 'p95')} | ${fmt(warm.get(s), 'median')} | ${fmt(warm.get(s), 'p95')} | ${fmt(coldCpu.get(s), 'median')} | ${fmt(warmCpu.get(s), 'median')} |`);
   if (args.cpuProf) printProfile(args.cpuProf);
+}
+
+/** utime + stime of a process (every thread), in ms (clock ticks of 10 ms: time enough cases to average them out). */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 interface ProfNode {
