@@ -1,7 +1,5 @@
 /** What a flush writes: the head as blocks per (series, window) and tier, the new series and the offset. */
-import { encodeBlock } from '../codec/block.js';
-import { decodeGorilla } from '../codec/gorilla.js';
-import type { PointColumns } from '../store/read-model.js';
+import { encodeBlockFromGorilla } from '../codec/block.js';
 import { blockKey, encodeState, seriesKey, stateKey } from '../store/row-keys.js';
 import type { SeriesIndex } from '../store/series-index.js';
 import type { BatchOp } from '../store/types.js';
@@ -37,14 +35,21 @@ export function flushBatch(f: FlushInput): FlushBatch {
   const coldOps: BatchOp[] = [];
   const written: FlushBatch['written'] = [];
   let bytes = 0;
-  for (const [id, enc] of f.head.series) {
-    const { ts, vs } = decodeGorilla(enc.view(), enc.count);
-    for (const [window, cols] of splitByWindow(ts, vs, f.windowMs)) {
+  for (const [id, runs] of f.head.series) {
+    for (const run of runs) {
+      if (run.count === 0) continue;
+      const { window } = run;
       // A late point for a cold window goes straight to cold (docs/storage-lifecycle.md). Fragments use the
       // fast encoding in either tier: the heavy cold encoding is paid once, when the window is sealed. A cold
-      // fragment is always sealed again (blockWeight 2), so it skips even the columnar trial: plain Gorilla.
+      // fragment is always sealed again (blockWeight 2), so it skips even the columnar trial: the run's own gorilla
+      // stream and statistics are the block (what encodeBlock(..., { gorilla: true }) would write, without a decode).
       const tier: Tier = f.isColdWindow(window) ? 'cold' : 'hot';
-      const value = tier === 'cold' ? encodeBlock(cols.ts, cols.vs, { gorilla: true }) : encodeBlockFor('hot', cols.ts, cols.vs);
+      let value: Buffer;
+      if (tier === 'cold') value = encodeBlockFromGorilla(run.enc.view(), run);
+      else {
+        const { ts, vs } = run.read();
+        value = encodeBlockFor('hot', ts, vs);
+      }
       bytes += value.length;
       (tier === 'cold' ? coldOps : ops).push({ type: 'put', key: blockKey(f.partition, id, window, f.seq), value });
       written.push({ tier, id, window, bytes: value.length, weight: blockWeight(tier, value) });
@@ -57,34 +62,15 @@ export function flushBatch(f: FlushInput): FlushBatch {
   return { ops, coldOps, written, bytes };
 }
 
-function splitByWindow(ts: number[], vs: number[], w: number): Map<number, PointColumns> {
-  const first = Math.floor(ts[0]! / w) * w;
-  let single = true;
-  for (let i = 1; i < ts.length; i++) {
-    if (ts[i]! < first || ts[i]! >= first + w) {
-      single = false;
-      break;
-    }
-  }
-  if (single) return new Map([[first, { ts, vs }]]);
-  const out = new Map<number, PointColumns>();
-  for (let i = 0; i < ts.length; i++) {
-    const win = Math.floor(ts[i]! / w) * w;
-    let cols = out.get(win);
-    if (!cols) out.set(win, (cols = { ts: [], vs: [] }));
-    cols.ts.push(ts[i]!);
-    cols.vs.push(vs[i]!);
-  }
-  return out;
-}
-
 /** A head holding `older`'s points followed by `newer`'s, per series, preserving log order. */
 export function mergeHeads(older: Head, newer: Head): Head {
-  const out = new Head();
+  const out = new Head(newer.windowMs);
   for (const h of [older, newer]) {
-    for (const [id, enc] of h.series) {
-      const { ts, vs } = decodeGorilla(enc.view(), enc.count);
-      for (let i = 0; i < ts.length; i++) out.append(id, ts[i]!, vs[i]!);
+    for (const [id, runs] of h.series) {
+      for (const run of runs) {
+        const { ts, vs } = run.read();
+        for (let i = 0; i < ts.length; i++) out.append(id, ts[i]!, vs[i]!);
+      }
     }
   }
   return out;

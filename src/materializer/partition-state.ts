@@ -70,7 +70,7 @@ export class PartitionState {
   durableOffset = 0;
   private flushSeq = 0;
   private persistedSeries = 0;
-  private active = new Head();
+  private active: Head;
   private frozen: Head | null = null;
   private flushing: Promise<void> | null = null;
   private waiters: Array<{ offset: number; resolve: () => void }> = [];
@@ -81,6 +81,7 @@ export class PartitionState {
     this.log = opts.logger.child({ partition: opts.partition });
     this.metrics = opts.metrics;
     this.window = opts.blockWindowMs;
+    this.active = new Head(opts.blockWindowMs);
     this.index = new SeriesIndex(opts.partition);
     this.label = { partition: String(opts.partition) };
     this.onSetAside = opts.onSetAside;
@@ -196,7 +197,7 @@ export class PartitionState {
   private async doFlush(reason: string): Promise<void> {
     const started = performance.now();
     const head = (this.frozen = this.active);
-    this.active = new Head();
+    this.active = new Head(this.window);
     const nextOffset = this.nextOffset;
     const seriesCount = this.index.size;
     const seq = this.flushSeq;
@@ -311,11 +312,13 @@ export class PartitionState {
     return scanTiers(this.hotHolds(lastWindow) ? this.hot : undefined, this.cold, range).then((blocks) => ({ blocks, heads }));
   }
 
-  /** The series' head runs in log order: frozen (while a flush writes it), then active. */
+  /**
+   * The series' head runs in log order: frozen (while a flush writes it), then active; each head gives one run per
+   * window (windows do not overlap in time, so only the frozen-then-active order matters).
+   */
   private headRuns(seriesId: number): PointColumns[] {
-    const heads: PointColumns[] = [];
-    if (this.frozen) heads.push(this.frozen.read(seriesId));
-    heads.push(this.active.read(seriesId));
+    const heads: PointColumns[] = this.frozen ? this.frozen.read(seriesId) : [];
+    for (const run of this.active.read(seriesId)) heads.push(run);
     return heads;
   }
 
