@@ -234,11 +234,11 @@ export class BlockStats {
   private vLo = 0;
 
   add(t: number, v: number): void {
-    F64[0] = v;
     if (this.count++ === 0) {
       this.minT = this.maxT = this.prevT = t;
       this.min = this.max = this.sum = this.first = this.last = v;
       this.regular = this.constant = true;
+      F64[0] = v;
       this.vHi = U32[0];
       this.vLo = U32[1];
       return;
@@ -250,7 +250,10 @@ export class BlockStats {
       if (this.count === 2) this.step = d;
       this.regular = d === this.step && d >= 0 && d <= MAX_SAFE;
     }
-    if (this.constant) this.constant = U32[0] === this.vHi && U32[1] === this.vLo;
+    if (this.constant) {
+      F64[0] = v;
+      this.constant = U32[0] === this.vHi && U32[1] === this.vLo;
+    }
     if (t <= this.minT) {
       this.minT = t;
       this.first = v;

@@ -5,7 +5,7 @@ import type { SeriesIndex } from '../store/series-index.js';
 import type { BatchOp } from '../store/types.js';
 import type { Tier } from './block-runs.js';
 import { blockWeight, encodeBlockFor } from './compactor.js';
-import { Head } from './head.js';
+import { Head, type HeadRun, runsOf } from './head.js';
 
 export interface FlushInput {
   partition: number;
@@ -35,8 +35,8 @@ export function flushBatch(f: FlushInput): FlushBatch {
   const coldOps: BatchOp[] = [];
   const written: FlushBatch['written'] = [];
   let bytes = 0;
-  for (const [id, runs] of f.head.series) {
-    for (const run of runs) {
+  for (const [id, first] of f.head.series) {
+    for (let run: HeadRun | null = first; run !== null; run = run.next) {
       if (run.count === 0) continue;
       const { window } = run;
       // A late point for a cold window goes straight to cold (docs/storage-lifecycle.md). Fragments use the
@@ -66,8 +66,8 @@ export function flushBatch(f: FlushInput): FlushBatch {
 export function mergeHeads(older: Head, newer: Head): Head {
   const out = new Head(newer.windowMs);
   for (const h of [older, newer]) {
-    for (const [id, runs] of h.series) {
-      for (const run of runs) {
+    for (const [id, first] of h.series) {
+      for (const run of runsOf(first)) {
         const { ts, vs } = run.read();
         for (let i = 0; i < ts.length; i++) out.append(id, ts[i]!, vs[i]!);
       }

@@ -10,6 +10,8 @@ import type { PointColumns } from '../store/read-model.js';
 export class HeadRun extends BlockStats {
   // Small start: with a 10 s scrape and a 10 s flush most series hold one or two points per head.
   readonly enc = new GorillaEncoder(32);
+  /** The series' other runs (other windows): a chain, so the common one-window series costs no array. */
+  next: HeadRun | null = null;
 
   constructor(readonly window: number) {
     super();
@@ -27,14 +29,21 @@ export class HeadRun extends BlockStats {
   }
 }
 
+/** The runs of a chain (a series' runs in a head). */
+export function runsOf(first: HeadRun | undefined): HeadRun[] {
+  const out: HeadRun[] = [];
+  for (let r = first ?? null; r !== null; r = r.next) out.push(r);
+  return out;
+}
+
 /**
  * The in-memory head of one partition: per series, one run per block window it has points in, each in log order
  * (not sorted: out-of-order and duplicate points are resolved at read time). Duplicates of a timestamp always fall
- * in the same window, so splitting by window keeps every order that matters. A series' runs are in no particular
- * order (the most recently appended last, so the common append finds its run first).
+ * in the same window, so splitting by window keeps every order that matters. A series' runs are chained in no
+ * particular order except that the most recently appended is first, so the common append finds its run at once.
  */
 export class Head {
-  readonly series = new Map<number, HeadRun[]>();
+  readonly series = new Map<number, HeadRun>();
   points = 0;
   minT = Number.POSITIVE_INFINITY;
   maxT = Number.NEGATIVE_INFINITY;
@@ -42,42 +51,38 @@ export class Head {
   constructor(readonly windowMs: number) {}
 
   append(seriesId: number, t: number, v: number): void {
-    const w = this.windowMs;
-    let runs = this.series.get(seriesId);
-    if (!runs) this.series.set(seriesId, (runs = []));
-    let run = runs.length > 0 ? runs[runs.length - 1]! : undefined;
-    if (run === undefined || !(t >= run.window && t < run.window + w)) run = this.runFor(runs, Math.floor(t / w) * w);
+    let run = this.series.get(seriesId);
+    if (run === undefined || !(t >= run.window && t < run.window + this.windowMs)) run = this.runFor(seriesId, run, t);
     run.append(t, v);
     this.points++;
     if (t < this.minT) this.minT = t;
     if (t > this.maxT) this.maxT = t;
   }
 
-  /** The run of `window`, moved to (or created at) the end of `runs`. */
-  private runFor(runs: HeadRun[], window: number): HeadRun {
-    const last = runs.length - 1;
-    for (let i = 0; i < last; i++) {
-      const run = runs[i]!;
-      if (run.window !== window) continue;
-      runs[i] = runs[last]!;
-      runs[last] = run;
-      return run;
+  /** The run of t's window, moved to (or created at) the front of the series' chain. */
+  private runFor(seriesId: number, first: HeadRun | undefined, t: number): HeadRun {
+    const window = Math.floor(t / this.windowMs) * this.windowMs;
+    let run: HeadRun | null = null;
+    for (let prev = first ?? null; prev !== null && prev.next !== null; prev = prev.next) {
+      if (prev.next.window !== window) continue;
+      run = prev.next;
+      prev.next = run.next;
+      break;
     }
-    const run = new HeadRun(window);
-    runs.push(run);
+    if (run === null) run = new HeadRun(window);
+    run.next = first ?? null;
+    this.series.set(seriesId, run);
     return run;
   }
 
   /** Decoded points of one series, one run per window (each in log order; windows do not overlap in time). */
   read(seriesId: number): PointColumns[] {
-    const runs = this.series.get(seriesId);
-    if (!runs) return [];
-    return runs.map((r) => r.read());
+    return runsOf(this.series.get(seriesId)).map((r) => r.read());
   }
 
   byteLength(): number {
     let n = 0;
-    for (const runs of this.series.values()) for (const r of runs) n += r.enc.byteLength;
+    for (const first of this.series.values()) for (let r: HeadRun | null = first; r !== null; r = r.next) n += r.enc.byteLength;
     return n;
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBlock } from '../../src/codec/block.js';
-import { Head } from '../../src/materializer/head.js';
+import { Head, runsOf } from '../../src/materializer/head.js';
 import { flushBatch, mergeHeads } from '../../src/materializer/head-flush.js';
 import { mergeLogOrdered } from '../../src/materializer/merge-points.js';
 import { blockKey } from '../../src/store/row-keys.js';
@@ -39,7 +39,7 @@ function randomPoints(r: ReturnType<typeof seededRandom>, n: number): Array<[num
   return out;
 }
 
-function runsOf(h: Head, id: number): Map<number, Pt[]> {
+function windowRuns(h: Head, id: number): Map<number, Pt[]> {
   const out = new Map<number, Pt[]>();
   for (const run of h.read(id)) {
     assert.ok(run.ts.length > 0, 'no empty runs');
@@ -70,10 +70,10 @@ test('a head keeps one run per (series, window), each reading back exactly what 
     const want = expected(pts);
     assert.equal(h.points, pts.length);
     assert.equal(h.series.size, want.size);
-    for (const [id, byWin] of want) sameRuns(runsOf(h, id), byWin, `round ${round} series ${id}`);
+    for (const [id, byWin] of want) sameRuns(windowRuns(h, id), byWin, `round ${round} series ${id}`);
     assert.deepEqual(h.read(999), []);
     let bytes = 0;
-    for (const runs of h.series.values()) for (const run of runs) bytes += run.enc.byteLength;
+    for (const first of h.series.values()) for (const run of runsOf(first)) bytes += run.enc.byteLength;
     assert.equal(h.byteLength(), bytes);
     assert.ok(h.byteLength() > 0);
   }
@@ -91,7 +91,7 @@ test('mergeHeads keeps log order per window (older head first), so the last writ
     const merged = mergeHeads(older, newer);
     const want = expected([...a, ...b]);
     for (const [id, byWin] of want) {
-      sameRuns(runsOf(merged, id), byWin, `round ${round} series ${id}`);
+      sameRuns(windowRuns(merged, id), byWin, `round ${round} series ${id}`);
       // Same answer as reading the two heads as separate runs, older first.
       const lo = -Infinity;
       const hi = Infinity;
