@@ -5,6 +5,7 @@
  */
 import type { Kafka, Message, Producer, RecordMetadata } from 'kafkajs';
 import { mapKafkaError } from './kafka-errors.js';
+import { useFastCrc32c } from './kafkajs-internals.js';
 import { SendGroups, type GroupEntry } from './send-groups.js';
 
 export interface KafkaProducerOptions {
@@ -40,6 +41,7 @@ export class KafkaProducer {
 
   /** Connects a producer of `kafka`; resolves once it is ready. */
   start(kafka: Kafka): Promise<Producer> {
+    useFastCrc32c();
     this.kafka = kafka;
     this.producer = this.newProducer();
     return this.producer;
