@@ -1,5 +1,5 @@
 /** What a flush writes: the head as blocks per (series, window) and tier, the new series and the offset. */
-import { encodeBlockFromGorilla } from '../codec/block.js';
+import { encodeBlockFromGorilla } from '../codec/block-stats.js';
 import { blockKey, encodeState, seriesKey, stateKey } from '../store/row-keys.js';
 import type { SeriesIndex } from '../store/series-index.js';
 import type { BatchOp } from '../store/types.js';

@@ -1,4 +1,4 @@
-import { BlockStats } from '../codec/block.js';
+import { BlockStats } from '../codec/block-stats.js';
 import { GorillaEncoder, decodeGorilla } from '../codec/gorilla.js';
 import type { PointColumns } from '../store/read-model.js';
 

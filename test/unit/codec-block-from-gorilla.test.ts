@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BLOCK_HEADER_OFFSETS, BlockStats, ENCODING_CONST_REGULAR, ENCODING_GORILLA, decodeBlock, decodeBlockHeader, encodeBlock, encodeBlockFromGorilla } from '../../src/codec/block.js';
+import { BLOCK_HEADER_OFFSETS, ENCODING_CONST_REGULAR, ENCODING_GORILLA, decodeBlock, decodeBlockHeader, encodeBlock } from '../../src/codec/block.js';
+import { BlockStats, encodeBlockFromGorilla } from '../../src/codec/block-stats.js';
 import { GorillaEncoder } from '../../src/codec/gorilla.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
