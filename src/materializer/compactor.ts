@@ -1,12 +1,10 @@
 import { FLAG_SEALED, FLAG_STRICTLY_INCREASING, decodeBlockHeader } from '../codec/block.js';
 import type { Logger } from '../common/logger.js';
 import type { Metrics } from '../common/metrics.js';
-import type { PointColumns } from '../store/read-model.js';
 import { windowRange } from '../store/row-keys.js';
 import type { BatchOp } from '../store/types.js';
 import { scanTiers, type StoredBlock, type Tier } from './block-runs.js';
 import type { PartitionState } from './partition-state.js';
-import { mergeBlockValues } from './seal-codec.js';
 
 /**
  * Test-only fault injection (test/e2e/crash-lifecycle.test.ts): the probability that the process SIGKILLs itself
@@ -25,11 +23,6 @@ export function blockWeight(tier: Tier, value: Uint8Array): number {
   const flags = decodeBlockHeader(value, { verifyCrc: false }).flags;
   if (flags & FLAG_SEALED) return 1;
   return tier === 'hot' && flags & FLAG_STRICTLY_INCREASING ? 1 : 2;
-}
-
-/** The points of blocks given in log order, one per timestamp, the last in log order winning. */
-export function mergeStoredBlocks(blocks: StoredBlock[]): PointColumns {
-  return mergeBlockValues(blocks.map((b) => b.value));
 }
 
 export interface SealResult {

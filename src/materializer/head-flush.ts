@@ -12,7 +12,6 @@ export interface FlushInput {
   head: Head;
   /** The flush's sequence number (its block keys; the stored state gets seq + 1). */
   seq: number;
-  windowMs: number;
   isColdWindow: (window: number) => boolean;
   index: SeriesIndex;
   /** Series ids from `persistedSeries` up to `seriesCount` are new since the last flush. */

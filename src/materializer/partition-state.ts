@@ -205,7 +205,6 @@ export class PartitionState {
       partition: this.partition,
       head,
       seq,
-      windowMs: this.window,
       isColdWindow: (w) => this.isColdWindow(w),
       index: this.index,
       persistedSeries: this.persistedSeries,

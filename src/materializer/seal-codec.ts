@@ -4,9 +4,10 @@
  */
 import { decodeBlock, encodeBlock } from '../codec/block.js';
 import type { PointColumns } from '../store/read-model.js';
+import type { Tier } from './block-runs.js';
 import { mergeLogOrdered } from './merge-points.js';
 
-export type Tier = 'hot' | 'cold';
+export type { Tier };
 
 /**
  * Encodes a flush fragment (fast encoding in either tier) or, `sealed`, a seal's output for its tier (cold: the

@@ -109,7 +109,7 @@ test('a flush writes one block per (series, window) that decodes to the run, col
   const want = expected(pts);
   // Every window but the newest is cold: both tiers get blocks.
   const coldBelow = Math.floor(Math.max(...pts.map((p) => p[1])) / W) * W;
-  const batch = flushBatch({ partition: 0, head: h, seq: 3, windowMs: W, isColdWindow: (w) => w < coldBelow, index, persistedSeries: 0, seriesCount: 0, nextOffset: 42 });
+  const batch = flushBatch({ partition: 0, head: h, seq: 3, isColdWindow: (w) => w < coldBelow, index, persistedSeries: 0, seriesCount: 0, nextOffset: 42 });
   const blocks = [...batch.written];
   let runs = 0;
   for (const byWin of want.values()) runs += byWin.size;
