@@ -13,3 +13,17 @@ export function walk(n: number): number[] {
   for (let i = 0; i < n; i++) out.push((v = Math.max(0, Math.min(100, v + ((i * 7919) % 5) - 2))));
   return out;
 }
+
+/** Rollup resolutions used by the fixtures. */
+export const M5 = 300_000;
+export const H1 = 3_600_000;
+
+/** The float64 with these bits (16 hex digits). */
+export function fromBits(hex: string): number {
+  return new Float64Array(BigUint64Array.of(BigInt(`0x${hex}`)).buffer)[0]!;
+}
+
+/** A float64's bits as 16 hex digits (tells -0 from 0 and NaN payloads apart). */
+export function bits(v: number): string {
+  return new BigUint64Array(Float64Array.of(v).buffer)[0]!.toString(16).padStart(16, '0');
+}

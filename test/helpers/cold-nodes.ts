@@ -4,7 +4,7 @@
  * and waited for until the storage jobs have sealed every (series, 2 h window) into one cold block.
  */
 import assert from 'node:assert/strict';
-import type { testNode } from './test-node.js';
+import { testNode } from './test-node.js';
 
 export type Node = Awaited<ReturnType<typeof testNode>>;
 
@@ -81,4 +81,16 @@ export async function querySeries(node: Node, qs: URLSearchParams): Promise<Arra
   const res = await node.app.inject({ url: `/api/v1/query?${qs}` });
   assert.equal(res.statusCode, 200, res.body);
   return res.json().series;
+}
+
+/**
+ * Nodes that differ only in `--rollups` (one per entry), each loaded with the same cold cpu data (loadColdCpu) and
+ * sealed; no query cache, so every query does its reads.
+ */
+export async function coldNodes(rollups: string[][], series: number, span: number): Promise<Node[]> {
+  const common = { partitions: 2, flushInterval: 3_600_000, compactionInterval: 20, queryCacheBytes: 0 };
+  const nodes: Node[] = [];
+  for (const r of rollups) nodes.push(await testNode({ ...common, rollups: r }));
+  for (const node of nodes) await loadColdCpu(node, series, span);
+  return nodes;
 }

@@ -9,8 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOUR, T0, blockSources, counter, loadColdCpu, sourcesSince, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
-import { testNode } from '../helpers/test-node.js';
+import { HOUR, T0, blockSources, coldNodes, sourcesSince, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
 
 const MIN = 60_000;
 const SERIES = 8;
@@ -23,11 +22,7 @@ describe('percentiles from rollup sketches of sealed cold blocks (over HTTP)', (
   let none: Node;
 
   before(async () => {
-    const common = { partitions: 2, flushInterval: 3_600_000, compactionInterval: 20, queryCacheBytes: 0 };
-    sketch = await testNode({ ...common, rollups: ['1h', 'sketch'] });
-    plain = await testNode({ ...common, rollups: ['1h'] });
-    none = await testNode({ ...common, rollups: ['none'] });
-    for (const node of [sketch, plain, none]) await loadColdCpu(node, SERIES, SPAN);
+    [sketch, plain, none] = (await coldNodes([['1h', 'sketch'], ['1h'], ['none']], SERIES, SPAN)) as [Node, Node, Node];
   });
   after(async () => {
     await sketch?.dispose();

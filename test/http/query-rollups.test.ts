@@ -7,8 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { HOUR, T0, blockSources, counter, loadColdCpu, sourcesSince, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
-import { testNode } from '../helpers/test-node.js';
+import { HOUR, T0, blockSources, coldNodes, sourcesSince, querySeries as query, rollupBlocks, type Node } from '../helpers/cold-nodes.js';
 
 const MIN = 60_000;
 const SERIES = 8;
@@ -19,10 +18,7 @@ describe('aggregates from rollups of sealed cold blocks (over HTTP)', () => {
   let without: Node;
 
   before(async () => {
-    const common = { partitions: 2, flushInterval: 3_600_000, compactionInterval: 20, queryCacheBytes: 0 };
-    withRollups = await testNode({ ...common, rollups: ['5m', '1h'] });
-    without = await testNode({ ...common, rollups: ['none'] });
-    for (const node of [withRollups, without]) await loadColdCpu(node, SERIES, SPAN);
+    [withRollups, without] = (await coldNodes([['5m', '1h'], ['none']], SERIES, SPAN)) as [Node, Node];
   });
   after(async () => {
     await withRollups?.dispose();

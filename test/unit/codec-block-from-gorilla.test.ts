@@ -3,13 +3,10 @@ import assert from 'node:assert/strict';
 import { BLOCK_HEADER_OFFSETS, ENCODING_CONST_REGULAR, ENCODING_GORILLA, decodeBlock, decodeBlockHeader, encodeBlock } from '../../src/codec/block.js';
 import { BlockStats, encodeBlockFromGorilla } from '../../src/codec/block-stats.js';
 import { GorillaEncoder } from '../../src/codec/gorilla.js';
+import { fromBits } from '../helpers/block-inputs.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-
-function fromBits(hex: string): number {
-  return new Float64Array(BigUint64Array.of(BigInt(`0x${hex}`)).buffer)[0]!;
-}
 
 const EDGE = [-0, 0, 5e-324, -5e-324, 2.2250738585072014e-308, Number.MAX_VALUE, -Number.MAX_VALUE, 1e300, -1e-300, 0.1 + 0.2, 2 ** 53, 1 / 3, NaN, fromBits('7ff8000000000abc'), Infinity, -Infinity];
 

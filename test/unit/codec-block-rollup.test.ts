@@ -22,19 +22,9 @@ import {
 import { normalizeResolutions } from '../../src/codec/block-rollup.js';
 import { isTsdbError } from '../../src/common/errors.js';
 import { seededRandom } from '../helpers/seeded-random.js';
-import { W2H, every, walk } from '../helpers/block-inputs.js';
+import { H1, M5, W2H, bits, every, fromBits, walk } from '../helpers/block-inputs.js';
 
 const FIXTURE = new URL('../../../test/fixtures/block-rollup.json', import.meta.url);
-const M5 = 300_000;
-const H1 = 3_600_000;
-
-function fromBits(hex: string): number {
-  return new Float64Array(BigUint64Array.of(BigInt(`0x${hex}`)).buffer)[0]!;
-}
-
-function bits(v: number): string {
-  return new BigUint64Array(Float64Array.of(v).buffer)[0]!.toString(16).padStart(16, '0');
-}
 
 /** Buckets computed from points directly (stored order, Math.min/max, left-to-right sum): what a rollup must hold. */
 function reference(ts: readonly number[], vs: readonly number[], resolutions: readonly number[]): Rollup[] {

@@ -15,20 +15,10 @@ import { DDSketch } from '../../src/codec/sketch.js';
 import { resolveServeConfig, rollupResolutions } from '../../src/common/config.js';
 import { isTsdbError } from '../../src/common/errors.js';
 import { seededRandom } from '../helpers/seeded-random.js';
-import { W2H, every, walk } from '../helpers/block-inputs.js';
+import { H1, M5, W2H, bits, every, fromBits, walk } from '../helpers/block-inputs.js';
 
 const FIXTURE = new URL('../../../test/fixtures/block-rollup-sketch.json', import.meta.url);
-const M5 = 300_000;
-const H1 = 3_600_000;
 const S = ROLLUP_SKETCH;
-
-function fromBits(hex: string): number {
-  return new Float64Array(BigUint64Array.of(BigInt(`0x${hex}`)).buffer)[0]!;
-}
-
-function bits(v: number): string {
-  return new BigUint64Array(Float64Array.of(v).buffer)[0]!.toString(16).padStart(16, '0');
-}
 
 /** Sketch state compared as buckets, count and (by ==, so −0 matches 0) min/max. */
 function assertSameSketch(got: DDSketch | undefined, want: DDSketch, what: string): void {
